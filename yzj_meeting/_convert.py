@@ -1,0 +1,226 @@
+"""The wire format, in one place: one cattrs converter and the JSON codec.
+
+- names: snake_case attributes <-> camelCase wire fields (``meeting_place`` <-> ``meetingPlace``);
+- instants: aware ``datetime`` <-> epoch milliseconds (exact integer arithmetic, no float);
+- ``top_state``: ``bool`` <-> ``0``/``1``; enums <-> their values;
+- unset (``None``) fields are omitted from request bodies;
+- reading is tolerant: unknown fields ignored, numeric strings accepted, missing optional fields
+  become ``None``; a missing required field or a wrong type raises, and ``structure_answer``
+  turns that into a ``ProtocolError`` naming the field.
+
+Hooks are specialised per type and registered once: cattrs' generic ``X | None`` handling
+dominates list decoding otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import ProtocolError
+from .models import (
+    SHANGHAI,
+    AcceptStatus,
+    BatchCancel,
+    BatchModify,
+    CancelMeeting,
+    CreateMeeting,
+    MeetingInfo,
+    MeetingStatus,
+    MeetingType,
+    ModifyMeeting,
+    NoticeTime,
+    QueryByDay,
+    ReadStatus,
+    Repeat,
+    RepeatMeeting,
+)
+
+__all__ = [
+    "REQUEST_MODELS",
+    "converter",
+    "decode_json",
+    "encode_json",
+    "from_ms",
+    "make_converter",
+    "structure_answer",
+    "to_camel",
+    "to_ms",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+REQUEST_MODELS: tuple[type, ...] = (
+    CreateMeeting,
+    ModifyMeeting,
+    CancelMeeting,
+    RepeatMeeting,
+    BatchModify,
+    BatchCancel,
+)
+
+
+def to_camel(name: str) -> str:
+    """``meeting_place`` -> ``meetingPlace``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def to_ms(value: datetime) -> int:
+    """An aware datetime as epoch milliseconds (sub-millisecond part truncated)."""
+    return (value - _EPOCH) // _MS
+
+
+def from_ms(value: Any) -> datetime:
+    """Epoch milliseconds (an int, or a numeric string) as a datetime in Asia/Shanghai."""
+    return (_EPOCH + _int(value) * _MS).astimezone(SHANGHAI)
+
+
+def _int(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[no-any-return]
+    if kind is str or (kind is float and value.is_integer()):
+        return int(value)
+    raise TypeError(f"expected an integer, got {kind.__name__}")
+
+
+def _str(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    raise TypeError(f"expected a string, got {kind.__name__}")
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if type(value) is not list:
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return tuple(_str(item) for item in value)
+
+
+def _optional(hook: Callable[[Any], T]) -> Callable[[Any, Any], T | None]:
+    def structure(value: Any, _: Any) -> T | None:
+        return None if value is None else hook(value)
+
+    return structure
+
+
+def _int_enum(cls: type[enum.IntEnum]) -> Callable[[Any], Any]:
+    return lambda value: cls(_int(value))
+
+
+def _meeting_type(value: Any) -> MeetingType | None:
+    # The seed documents null for an ordinary meeting; an empty string means the same.
+    return MeetingType(value) if value != "" else None
+
+
+def make_converter(*, detailed: bool = False) -> cattrs.Converter:
+    """The wire-format converter. ``detailed`` trades speed for error paths naming fields."""
+    conv = cattrs.Converter(detailed_validation=detailed)
+
+    conv.register_unstructure_hook(datetime, to_ms)
+    conv.register_structure_hook(datetime, lambda v, _: from_ms(v))
+    conv.register_structure_hook(datetime | None, _optional(from_ms))
+    conv.register_structure_hook(str, lambda v, _: _str(v))
+    conv.register_structure_hook(str | None, _optional(_str))
+    conv.register_structure_hook(MeetingType | None, _optional(_meeting_type))
+    for enum_cls in (NoticeTime, Repeat, MeetingStatus, ReadStatus, AcceptStatus):
+        conv.register_structure_hook(enum_cls | None, _optional(_int_enum(enum_cls)))
+        conv.register_structure_hook(enum_cls, _drop_type(_int_enum(enum_cls)))
+    conv.register_unstructure_hook(tuple[str, ...] | None, lambda v: v)
+    conv.register_unstructure_hook(MeetingType | None, lambda v: v.value)
+    conv.register_unstructure_hook(NoticeTime | None, int)
+    conv.register_unstructure_hook(Repeat, int)
+
+    def top_state(value: bool) -> int:
+        return 1 if value else 0
+
+    def read_top_state(value: Any, _: Any) -> bool | None:
+        return None if value is None else bool(_int(value))
+
+    conv.register_structure_hook(tuple[str, ...] | None, _optional(_str_tuple))
+
+    for cls in REQUEST_MODELS:
+        out: dict[str, Any] = {}
+        into: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            rename = to_camel(field.name)
+            if field.name == "top_state":
+                out[field.name] = override(rename=rename, unstruct_hook=top_state)
+                into[field.name] = override(rename=rename, struct_hook=read_top_state)
+            elif rename != field.name:
+                out[field.name] = into[field.name] = override(rename=rename)
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **out)
+        )
+        # Reading request bodies serves the emulator and the sample round-trip tests.
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **into))
+    conv.register_unstructure_hook(QueryByDay, lambda q: {"day": to_ms(q.instant)})
+
+    renames: dict[str, Any] = {
+        f.name: override(rename=to_camel(f.name)) for f in attrs.fields(MeetingInfo)
+    }
+    conv.register_structure_hook(MeetingInfo, make_dict_structure_fn(MeetingInfo, conv, **renames))
+    return conv
+
+
+def _drop_type(hook: Callable[[Any], T]) -> Callable[[Any, Any], T]:
+    return lambda value, _: hook(value)
+
+
+converter = make_converter()
+_diagnostic = make_converter(detailed=True)
+
+
+def unstructure(model: Any) -> dict[str, Any]:
+    """A request model as its wire dict (camelCase, ms, unset fields omitted)."""
+    return converter.unstructure(model)  # type: ignore[no-any-return]
+
+
+def structure_answer(data: Any, cls: type[T], *, endpoint: str) -> T:
+    """Decode answer data into ``cls``; any mismatch is a ``ProtocolError`` naming the field."""
+    try:
+        return converter.structure(data, cls)
+    except Exception:
+        pass
+    try:
+        _diagnostic.structure(data, cls)
+    except Exception as exc:
+        detail = "; ".join(cattrs.transform_error(exc))
+        raise ProtocolError(f"unexpected answer data: {detail}", endpoint=endpoint) from None
+    raise ProtocolError("unexpected answer data", endpoint=endpoint)
+
+
+# --- JSON: orjson when installed (the ``speed`` extra), the standard library otherwise ---
+
+_orjson: Any = None
+if not os.environ.get("YZJ_MEETING_NO_ORJSON"):
+    with contextlib.suppress(ImportError):
+        import orjson as _orjson
+
+if _orjson is not None:
+    encode_json: Callable[[Any], bytes] = _orjson.dumps
+    decode_json: Callable[[bytes], Any] = _orjson.loads
+else:  # pragma: no cover - depends on the environment
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+    def encode_json(obj: Any) -> bytes:
+        """Compact UTF-8 JSON."""
+        return _encoder.encode(obj).encode()
+
+    decode_json = json.loads

@@ -1,0 +1,450 @@
+"""``MeetingClient``: rate limit -> token -> send -> envelope -> retry, and one method per endpoint.
+
+Every endpoint method is build -> ``send`` -> decoded result. ``send`` owns the attempt loop:
+the token is added to each attempt (so a resend after renewal carries the new one), a refused
+token is renewed once for everyone who saw it refused, and ``RetryPolicy`` decides what else is
+tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import attrs
+
+from ._convert import to_ms
+from ._envelope import decode_envelope
+from ._http import HttpRequest, Timeout
+from ._operations import (
+    BUILDERS,
+    Request,
+    build_batch_cancel,
+    build_batch_modify,
+    build_cancel,
+    build_create,
+    build_modify,
+    build_query_by_day,
+    build_repeat_meeting,
+)
+from .auth import DEFAULT_BASE_URL, JSON_HEADERS, Credentials, TokenProvider, check_base_url
+from .bulk import Outcome, Progress, run_bounded
+from .errors import (
+    DEFAULT_TOKEN_ERROR_CODES,
+    AuthError,
+    OutcomeUnknownError,
+    ProtocolError,
+    RateLimitError,
+    TransportError,
+    ValidationError,
+    YzjError,
+)
+from .limits import RateLimiter
+from .models import (
+    BatchCancel,
+    BatchModify,
+    CancelMeeting,
+    CreateMeeting,
+    MeetingInfo,
+    MeetingStatus,
+    ModifyMeeting,
+    QueryByDay,
+    RepeatMeeting,
+    RepeatSeries,
+)
+from .retry import RetryPolicy
+from .transports.base import Transport
+
+__all__ = ["Attempt", "MeetingClient"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("yzj_meeting")
+
+
+@attrs.frozen
+class Attempt:
+    """What one attempt did, as handed to ``on_attempt`` (never the token or the body)."""
+
+    endpoint: str
+    attempt: int
+    status: int | None
+    error_code: int | None
+    elapsed: float
+    error: str | None
+
+
+class MeetingClient:
+    """Async client for the Yunzhijia meeting API.
+
+    Use it as ``async with MeetingClient(credentials=...) as client:``, or call ``aclose()``,
+    which closes the client's transport whether it was given or made (as httpx does).
+    Exactly one of ``credentials`` / ``token_provider`` is given. ``calls_per_minute`` caps calls
+    per interface in any 60-second window (``None``: no client-side limit) and ``max_in_flight``
+    caps requests on the wire at once. ``timeout`` is the default per attempt. ``on_attempt`` is
+    called after every attempt with an ``Attempt`` (for metrics or tracing). ``clock``,
+    ``sleep`` and ``random`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        credentials: Credentials | None = None,
+        token_provider: TokenProvider | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: Transport | None = None,
+        token_error_codes: Collection[int] = DEFAULT_TOKEN_ERROR_CODES,
+        retry: RetryPolicy = RetryPolicy(),
+        calls_per_minute: int | None = 1500,
+        max_in_flight: int = 64,
+        timeout: Timeout | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        if (credentials is None) == (token_provider is None):
+            raise ValidationError("credentials", "give exactly one of credentials, token_provider")
+        if not isinstance(retry, RetryPolicy):
+            raise ValidationError("retry", "must be a RetryPolicy")
+        if calls_per_minute is not None and (
+            not isinstance(calls_per_minute, int) or calls_per_minute < 1
+        ):
+            raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+        if not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise ValidationError("max_in_flight", "must be an int >= 1")
+        self._base_url = check_base_url(base_url)
+        if transport is None:
+            from .transports.aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(timeout=timeout or Timeout())
+        self._transport: Transport = transport
+        if token_provider is None:
+            assert credentials is not None
+            token_provider = TokenProvider(
+                credentials,
+                base_url=self._base_url,
+                transport=transport,
+                timeout=timeout,
+                clock=clock,
+            )
+            self._owns_tokens = True
+        else:
+            self._owns_tokens = False
+        self._tokens = token_provider
+        self._token_error_codes = frozenset(token_error_codes)
+        self._retry = retry
+        self._limiter = (
+            RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
+            if calls_per_minute is not None
+            else None
+        )
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        self._timeout = timeout
+        self._on_attempt = on_attempt
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+        self._url_token: str | None = None
+        self._urls: dict[str, str] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MeetingClient(base_url={self._base_url!r})"
+
+    @property
+    def token_provider(self) -> TokenProvider:
+        """The provider of this client's access tokens."""
+        return self._tokens
+
+    @property
+    def transport(self) -> Transport:
+        """The transport this client sends through."""
+        return self._transport
+
+    # --- the seven endpoints ---
+
+    async def create_meeting(
+        self, meeting: CreateMeeting, *, timeout: Timeout | None = None
+    ) -> str:
+        """``meeting/create``: one new meeting; returns its id.
+
+        Never resent once it may have reached the server: an unclear failure raises
+        ``OutcomeUnknownError`` (see ``find_existing``).
+        """
+        return await self.send(build_create(_expect(meeting, CreateMeeting)), timeout=timeout)
+
+    async def modify_meeting(
+        self, meeting: ModifyMeeting, *, timeout: Timeout | None = None
+    ) -> None:
+        """``meeting/modify``: replaces the whole meeting; fields left ``None`` are cleared."""
+        await self.send(build_modify(_expect(meeting, ModifyMeeting)), timeout=timeout)
+
+    async def cancel_meeting(
+        self, meeting: CancelMeeting, *, timeout: Timeout | None = None
+    ) -> None:
+        """``meeting/cancel``: cancels one meeting (only its creator may)."""
+        await self.send(build_cancel(_expect(meeting, CancelMeeting)), timeout=timeout)
+
+    async def repeat_meeting(
+        self, meeting: RepeatMeeting, *, timeout: Timeout | None = None
+    ) -> RepeatSeries:
+        """``meeting/repeatMeeting``: a new series; never resent once it may have arrived."""
+        return await self.send(
+            build_repeat_meeting(_expect(meeting, RepeatMeeting)), timeout=timeout
+        )
+
+    async def batch_modify(self, meeting: BatchModify, *, timeout: Timeout | None = None) -> None:
+        """``meeting/batchModify``: replaces an occurrence and every later one of its series."""
+        await self.send(build_batch_modify(_expect(meeting, BatchModify)), timeout=timeout)
+
+    async def batch_cancel(self, meeting: BatchCancel, *, timeout: Timeout | None = None) -> None:
+        """``meeting/batchCancel``: cancels an occurrence and every later one (parent: all)."""
+        await self.send(build_batch_cancel(_expect(meeting, BatchCancel)), timeout=timeout)
+
+    async def query_by_day(
+        self, query: QueryByDay, *, timeout: Timeout | None = None
+    ) -> list[MeetingInfo]:
+        """``meeting/queryByDay``: the meetings starting on that day, cancelled ones included."""
+        return await self.send(build_query_by_day(_expect(query, QueryByDay)), timeout=timeout)
+
+    async def find_existing(
+        self,
+        meeting: CreateMeeting | RepeatMeeting,
+        *,
+        exclude: Iterable[str] = (),
+        timeout: Timeout | None = None,
+    ) -> MeetingInfo | None:
+        """Look on the meeting's day for a live meeting matching ``meeting``; ``None`` if none.
+
+        Use it after ``OutcomeUnknownError`` before sending a create again: a match (same
+        creator, title, start and end, not cancelled, id not in ``exclude``) means the lost
+        attempt did create it. For a series the match is its parent, the first occurrence.
+        """
+        skip = set(exclude)
+        start, end = to_ms(meeting.start_date), to_ms(meeting.end_date)
+        for info in await self.query_by_day(QueryByDay(meeting.start_date), timeout=timeout):
+            if (
+                info.id not in skip
+                and info.title == meeting.title
+                and to_ms(info.start_date) == start
+                and to_ms(info.end_date) == end
+                and info.openid in (None, meeting.openid)
+                and info.meeting_status is not MeetingStatus.DELETED
+            ):
+                return info
+        return None
+
+    # --- many at once ---
+
+    async def run_many(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_outcome: Callable[[Outcome[Any, Any]], None] | None = None,
+    ) -> list[Outcome[Any, Any]]:
+        """Send many items with bounded concurrency; one ``Outcome`` per item, in input order.
+
+        Items are request models (``CreateMeeting``, ...), built ``Request`` objects, or
+        zero-argument async callables (run as they are, e.g. to journal around a call). Each
+        goes through this client's rate limit and retry policy; a failure is recorded in its
+        outcome and the batch goes on. The input is consumed lazily, so a generator of 100,000
+        items holds ``concurrency`` (default ``max_in_flight``) tasks, not 100,000.
+        """
+        return await run_bounded(
+            items,
+            self._run_item,
+            concurrency=concurrency or self.max_in_flight,
+            on_progress=on_progress,
+            on_outcome=on_outcome,
+        )
+
+    async def _run_item(self, item: Any) -> Any:
+        if isinstance(item, Request):
+            return await self.send(item)
+        builder = BUILDERS.get(type(item))
+        if builder is not None:
+            return await self.send(builder(item))
+        if callable(item):
+            return await item()
+        raise ValidationError("item", f"cannot send a {type(item).__name__}")
+
+    # --- the attempt loop ---
+
+    def _url(self, path: str, token: str) -> str:
+        if token is not self._url_token:
+            self._urls.clear()
+            self._url_token = token
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = f"{self._base_url}{path}?accessToken={quote(token, safe='')}"
+        return url
+
+    async def send(self, request: Request[T], *, timeout: Timeout | None = None) -> T:
+        """Send a built request with rate limit, token, retries; returns its decoded answer."""
+        if self._closed:
+            raise TransportError("client is closed", endpoint=request.endpoint)
+        endpoint = request.endpoint
+        timeout = timeout or self._timeout
+        started = self._clock()
+        attempt = 0
+        renewed = False
+        while True:
+            attempt += 1
+            sent = False
+            token = None
+            status: int | None = None
+            t0 = self._clock()
+            try:
+                if self._limiter is not None:
+                    await self._limiter.acquire(endpoint)
+                async with self._in_flight:
+                    token = await self._tokens.token()
+                    http = HttpRequest(
+                        "POST",
+                        self._url(request.path, token),
+                        JSON_HEADERS,
+                        request.body,
+                        endpoint,
+                        timeout,
+                    )
+                    sent = True
+                    response = await self._transport.send(http)
+                status = response.status
+                data = decode_envelope(
+                    status,
+                    response.headers,
+                    response.body,
+                    endpoint=endpoint,
+                    token_error_codes=self._token_error_codes,
+                )
+                result = request.decode(data)
+            except AuthError as exc:
+                self._report(endpoint, attempt, exc.status, exc.error_code, t0, exc)
+                if not sent or token is None:
+                    raise  # the token endpoint refused the credentials: renewing cannot help
+                if renewed:
+                    raise AuthError(
+                        f"a freshly issued token was refused too: {exc.message}",
+                        error_code=exc.error_code,
+                        endpoint=endpoint,
+                        status=exc.status,
+                        payload=exc.payload,
+                    ) from None
+                renewed = True
+                log.info("%s: access token refused; renewing once", endpoint)
+                await self._tokens.renew(token)
+                attempt -= 1  # the resend after a renewal is not a retry
+                continue
+            except (TransportError, ProtocolError, RateLimitError) as exc:
+                error: YzjError = exc
+                code = exc.error_code if isinstance(exc, RateLimitError) else None
+                self._report(
+                    endpoint, attempt, status or getattr(exc, "status", None), code, t0, exc
+                )
+            else:
+                if self._on_attempt is not None or log.isEnabledFor(logging.DEBUG):
+                    self._report(endpoint, attempt, status, 0, t0, None)
+                return result
+
+            # Before the meeting request left, nothing can be duplicated: any call is safe.
+            safe = request.idempotent or not sent
+            delay = self._retry.next_delay(
+                error,
+                idempotent=safe,
+                attempt=attempt,
+                elapsed=self._clock() - started,
+                rand=self._random(),
+            )
+            if delay is None:
+                if (
+                    not safe
+                    and not isinstance(error, RateLimitError)
+                    and error_may_have_acted(error)
+                ):
+                    raise OutcomeUnknownError(
+                        f"the outcome is unknown ({error}); look for the meeting with "
+                        "find_existing() before sending it again",
+                        endpoint=endpoint,
+                        request=request,
+                        model=request.model,
+                        day=request.day,
+                    ) from error
+                raise error
+            log.warning(
+                "%s: attempt %d failed (%s); retrying in %.2fs",
+                endpoint,
+                attempt,
+                type(error).__name__,
+                delay,
+            )
+            await self._sleep(delay)
+
+    def _report(
+        self,
+        endpoint: str,
+        attempt: int,
+        status: int | None,
+        error_code: int | None,
+        t0: float,
+        error: BaseException | None,
+    ) -> None:
+        elapsed = self._clock() - t0
+        name = type(error).__name__ if error is not None else None
+        log.debug(
+            "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
+            endpoint,
+            attempt,
+            status,
+            error_code,
+            elapsed * 1000,
+            name,
+        )
+        if self._on_attempt is not None:
+            self._on_attempt(Attempt(endpoint, attempt, status, error_code, elapsed, name))
+
+    # --- lifetime ---
+
+    async def aclose(self) -> None:
+        """Close the transport (given or made) and the token provider this client made."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._owns_tokens:
+                await self._tokens.aclose()
+        finally:
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> MeetingClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def error_may_have_acted(error: YzjError) -> bool:
+    """Whether the server may have carried out the request that ended in ``error``."""
+    if isinstance(error, TransportError):
+        return error.may_have_reached_server
+    return isinstance(error, ProtocolError)
+
+
+def _expect(model: Any, cls: type[T]) -> T:
+    if type(model) is not cls:
+        raise ValidationError("meeting", f"expected a {cls.__name__}, got {type(model).__name__}")
+    return model

@@ -1,0 +1,164 @@
+"""Real HTTP over one pooled ``aiohttp.ClientSession``; aiohttp's exceptions end here.
+
+aiohttp's errors carry the request URL, and the URL carries the access token, so they are
+translated into the SDK's own errors from safe parts only, and raised outside the ``except``
+block: neither ``__cause__`` nor ``__context__`` points back at them.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .._http import HttpRequest, HttpResponse, Timeout
+from ..errors import (
+    ConnectError,
+    NetworkError,
+    ProtocolError,
+    RequestTimeout,
+    TransportError,
+    YzjError,
+)
+
+__all__ = ["AiohttpTransport"]
+
+_URL_CACHE_SIZE = 256
+
+
+class AiohttpTransport:
+    """The default transport.
+
+    ``limit`` bounds pooled connections; ``timeout`` is the default per attempt (a request's own
+    ``timeout`` overrides it); answers longer than ``max_body`` bytes are refused. Given a
+    ``session``, the transport uses it and does not close it; otherwise it opens one lazily,
+    inside the running loop, and closes it in ``aclose``. ``trace_configs`` are handed to the
+    session it opens (aiohttp's hooks for metrics and tracing).
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        limit: int = 100,
+        timeout: Timeout = Timeout(),
+        max_body: int = 16 * 1024 * 1024,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._limit = limit
+        self._default_timeout = timeout
+        self._max_body = max_body
+        self._trace_configs = trace_configs
+        self._closed = False
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, URL] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise TransportError("transport is closed")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=0),
+            timeout=self._client_timeout(self._default_timeout),
+            trace_configs=self._trace_configs,
+        )
+        return self._session
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(
+                total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+            )
+        return client_timeout
+
+    def _url(self, url: str) -> URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            parsed = self._urls[url] = URL(url, encoded=True)
+        return parsed
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send one request and read its whole answer."""
+        session = self._session
+        if session is None or self._closed:
+            session = self._open()
+        kwargs: dict[str, Any] = {}
+        if request.timeout is not None:
+            kwargs["timeout"] = self._client_timeout(request.timeout)
+        error: YzjError
+        try:
+            async with session.request(
+                request.method,
+                self._url(request.url),
+                data=request.body,
+                headers=request.headers,
+                **kwargs,
+            ) as resp:
+                length = resp.content_length
+                if length is not None and length <= self._max_body:
+                    body = await resp.read()
+                else:
+                    body = await self._read_capped(resp, request.endpoint)
+                return HttpResponse(
+                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, body
+                )
+        except YzjError:
+            raise
+        except aiohttp.ConnectionTimeoutError:
+            error = ConnectError("connect timed out", endpoint=request.endpoint)
+        except aiohttp.SocketTimeoutError:
+            error = RequestTimeout("read timed out", endpoint=request.endpoint)
+        except aiohttp.ClientConnectorError as exc:
+            error = ConnectError(f"cannot connect: {_os_reason(exc)}", endpoint=request.endpoint)
+        except aiohttp.InvalidURL:
+            error = ConnectError("invalid URL", endpoint=request.endpoint)
+        except aiohttp.ServerDisconnectedError:
+            error = NetworkError("server closed the connection", endpoint=request.endpoint)
+        except TimeoutError:
+            error = RequestTimeout("timed out", endpoint=request.endpoint)
+        except (aiohttp.ClientError, OSError) as exc:
+            error = NetworkError(
+                f"connection failed: {type(exc).__name__}", endpoint=request.endpoint
+            )
+        raise error
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > self._max_body:
+                resp.close()
+                raise ProtocolError(f"answer larger than {self._max_body} bytes", endpoint=endpoint)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        """Close the session this transport opened (a given session is left open)."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    async def __aenter__(self) -> AiohttpTransport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _os_reason(exc: aiohttp.ClientConnectorError) -> str:
+    os_error = exc.os_error
+    reason = os_error.strerror if isinstance(os_error, OSError) else None
+    return reason or type(os_error).__name__
