@@ -5,7 +5,7 @@
 - ``top_state``: ``bool`` <-> ``0``/``1``; enums <-> their values;
 - unset (``None``) fields are omitted from request bodies;
 - reading is tolerant: unknown fields ignored, numeric strings accepted, missing optional fields
-  become ``None``; a missing required field or a wrong type raises, and ``structure_answer``
+  become ``None``, enum values the SDK does not know kept as plain ``int``/``str``; a missing required field or a wrong type raises, and ``structure_answer``
   turns that into a ``ProtocolError`` naming the field.
 
 Hooks are specialised per type and registered once: cattrs' generic ``X | None`` handling
@@ -59,8 +59,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_SHANGHAI = _EPOCH.astimezone(SHANGHAI)
 _MS = timedelta(milliseconds=1)
 
 REQUEST_MODELS: tuple[type, ...] = (
@@ -86,7 +88,7 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(value: Any) -> datetime:
     """Epoch milliseconds (an int, or a numeric string) as a datetime in Asia/Shanghai."""
-    return (_EPOCH + _int(value) * _MS).astimezone(SHANGHAI)
+    return _EPOCH_SHANGHAI + _int(value) * _MS
 
 
 def _int(value: Any) -> int:
@@ -120,13 +122,46 @@ def _optional(hook: Callable[[Any], T]) -> Callable[[Any, Any], T | None]:
     return structure
 
 
-def _int_enum(cls: type[enum.IntEnum]) -> Callable[[Any], Any]:
-    return lambda value: cls(_int(value))
+def _read_optional_str(value: Any, _: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return _str(value)
 
 
-def _meeting_type(value: Any) -> MeetingType | None:
+def _read_instant(value: Any, _: Any = None) -> datetime:
+    if type(value) is int:
+        return _EPOCH_SHANGHAI + value * _MS
+    return from_ms(value)
+
+
+def _read_optional_instant(value: Any, _: Any) -> datetime | None:
+    return None if value is None else _read_instant(value)
+
+
+def _int_enum(cls: type[E]) -> Callable[[Any, Any], E | int | None]:
+    """Enum values as members; an integer the SDK does not know stays a plain ``int``."""
+    members: dict[Any, E] = {m.value: m for m in cls}
+
+    def structure(value: Any, _: Any) -> E | int | None:
+        if value is None:
+            return None
+        member = members.get(value) if type(value) is int else None
+        if member is not None:
+            return member
+        number = _int(value)
+        return members.get(number, number)
+
+    return structure
+
+
+def _meeting_type(value: Any) -> MeetingType | str | None:
     # The seed documents null for an ordinary meeting; an empty string means the same.
-    return MeetingType(value) if value != "" else None
+    if value == "":
+        return None
+    try:
+        return MeetingType(value)
+    except ValueError:
+        return _str(value)
 
 
 def make_converter(*, detailed: bool = False) -> cattrs.Converter:
@@ -134,14 +169,17 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=detailed)
 
     conv.register_unstructure_hook(datetime, to_ms)
-    conv.register_structure_hook(datetime, lambda v, _: from_ms(v))
-    conv.register_structure_hook(datetime | None, _optional(from_ms))
+    conv.register_structure_hook(datetime, _read_instant)
+    conv.register_structure_hook(datetime | None, _read_optional_instant)
     conv.register_structure_hook(str, lambda v, _: _str(v))
-    conv.register_structure_hook(str | None, _optional(_str))
+    conv.register_structure_hook(str | None, _read_optional_str)
     conv.register_structure_hook(MeetingType | None, _optional(_meeting_type))
+    conv.register_structure_hook(MeetingType | str | None, _optional(_meeting_type))
     for enum_cls in (NoticeTime, Repeat, MeetingStatus, ReadStatus, AcceptStatus):
-        conv.register_structure_hook(enum_cls | None, _optional(_int_enum(enum_cls)))
-        conv.register_structure_hook(enum_cls, _drop_type(_int_enum(enum_cls)))
+        hook = _int_enum(enum_cls)
+        conv.register_structure_hook(enum_cls | None, hook)
+        conv.register_structure_hook(enum_cls | int | None, hook)
+        conv.register_structure_hook(enum_cls, _required(hook))
     conv.register_unstructure_hook(tuple[str, ...] | None, lambda v: v)
     conv.register_unstructure_hook(MeetingType | None, lambda v: v.value)
     conv.register_unstructure_hook(NoticeTime | None, int)
@@ -179,8 +217,14 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
     return conv
 
 
-def _drop_type(hook: Callable[[Any], T]) -> Callable[[Any, Any], T]:
-    return lambda value, _: hook(value)
+def _required(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    def structure(value: Any, _: Any) -> T:
+        result = hook(value, _)
+        if result is None:
+            raise TypeError("a value is required")
+        return result
+
+    return structure
 
 
 converter = make_converter()

@@ -414,22 +414,26 @@ def _attendee_fields(old: Iterable[str], new: Iterable[str]) -> dict[str, Any]:
 
 @attrs.frozen
 class MeetingInfo:
-    """One meeting as ``queryByDay`` returns it."""
+    """One meeting as ``queryByDay`` returns it.
+
+    Enum fields hold the enum member, or the plain value when the server sends one this SDK
+    does not know (newer servers add reminder times), so one odd meeting never fails a day.
+    """
 
     id: str
     title: str
     start_date: datetime
     end_date: datetime
     openid: str | None = None
-    type: MeetingType | None = None
+    type: MeetingType | str | None = None
     content: str | None = None
     meeting_place: str | None = None
-    meeting_status: MeetingStatus | None = None
-    read_status: ReadStatus | None = None
-    accept_status: AcceptStatus | None = None
+    meeting_status: MeetingStatus | int | None = None
+    read_status: ReadStatus | int | None = None
+    accept_status: AcceptStatus | int | None = None
     person_name: str | None = None
     done_time: datetime | None = None
-    notice_time: NoticeTime | None = None
+    notice_time: NoticeTime | int | None = None
     create_date: datetime | None = None
     room_id: str | None = None
     room_order_id: str | None = None
