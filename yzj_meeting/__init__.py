@@ -27,7 +27,7 @@ from .errors import (
     ValidationError,
     YzjError,
 )
-# TEMP from .fake import FakeTransport
+from .fake import FakeTransport
 from .models import (
     SHANGHAI,
     AcceptStatus,
@@ -66,7 +66,7 @@ __all__ = [
     "ConnectError",
     "CreateMeeting",
     "Credentials",
-    # TEMP "FakeTransport",
+    "FakeTransport",
     "MeetingClient",
     "MeetingInfo",
     "MeetingStatus",
