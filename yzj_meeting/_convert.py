@@ -209,6 +209,7 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
         # Reading request bodies serves the emulator and the sample round-trip tests.
         conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **into))
     conv.register_unstructure_hook(QueryByDay, lambda q: {"day": to_ms(q.instant)})
+    conv.register_structure_hook(QueryByDay, lambda v, _: QueryByDay(from_ms(v["day"])))
 
     renames: dict[str, Any] = {
         f.name: override(rename=to_camel(f.name)) for f in attrs.fields(MeetingInfo)
@@ -242,12 +243,14 @@ def structure_answer(data: Any, cls: type[T], *, endpoint: str) -> T:
         return converter.structure(data, cls)
     except Exception:
         pass
+    # cattrs' errors quote the offending values: raised outside the ``except`` so that no
+    # ``__context__`` carries answer data.
+    detail = ""
     try:
         _diagnostic.structure(data, cls)
     except Exception as exc:
-        detail = "; ".join(cattrs.transform_error(exc))
-        raise ProtocolError(f"unexpected answer data: {detail}", endpoint=endpoint) from None
-    raise ProtocolError("unexpected answer data", endpoint=endpoint)
+        detail = ": " + "; ".join(cattrs.transform_error(exc))
+    raise ProtocolError(f"unexpected answer data{detail}", endpoint=endpoint)
 
 
 # --- JSON: orjson when installed (the ``speed`` extra), the standard library otherwise ---

@@ -22,6 +22,7 @@ from .errors import (
 __all__ = ["decode_envelope", "parse_retry_after"]
 
 _MAX_MESSAGE = 500
+_NOT_JSON = object()
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -67,14 +68,18 @@ def decode_envelope(
             endpoint=endpoint,
             status=status,
         )
+    # The decoder's error holds the whole answer: raised outside the ``except`` so that no
+    # ``__context__`` carries it (an answer may echo the token).
     try:
         answer = decode_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
+        answer = _NOT_JSON
+    if answer is _NOT_JSON:
         raise ProtocolError(
             f"answer is not JSON (HTTP {status}, {len(body)} bytes)",
             endpoint=endpoint,
             status=status,
-        ) from None
+        )
     if type(answer) is not dict:
         raise ProtocolError(
             f"answer is not a JSON object (HTTP {status})", endpoint=endpoint, status=status

@@ -147,6 +147,11 @@ class TokenProvider:
             return current.access
         return (await self._shared_fetch()).access
 
+    def current(self) -> str | None:
+        """The access token held now, if any, without fetching or checking expiry."""
+        current = self._current
+        return current.access if current is not None else None
+
     async def renew(self, refused: str) -> str:
         """A new token after the server refused ``refused``: one renewal for all its callers."""
         current = self._current

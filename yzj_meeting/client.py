@@ -2,8 +2,9 @@
 
 Every endpoint method is build -> ``send`` -> decoded result. ``send`` owns the attempt loop:
 the token is added to each attempt (so a resend after renewal carries the new one), a refused
-token is renewed once for everyone who saw it refused, and ``RetryPolicy`` decides what else is
-tried again.
+token is renewed once for everyone who saw it refused and the call sent again; a token that this
+call's own renewal produced and that is refused on its first use ends in ``AuthError``.
+``RetryPolicy`` decides what else is tried again.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ __all__ = ["Attempt", "MeetingClient"]
 T = TypeVar("T")
 
 log = logging.getLogger("yzj_meeting")
+
+_MAX_RENEWALS = 4
 
 
 @attrs.frozen
@@ -297,7 +300,8 @@ class MeetingClient:
         timeout = timeout or self._timeout
         started = self._clock()
         attempt = 0
-        renewed = False
+        fresh: str | None = None  # the token this call's own renewal produced
+        renewals = 0
         while True:
             attempt += 1
             sent = False
@@ -332,7 +336,7 @@ class MeetingClient:
                 self._report(endpoint, attempt, exc.status, exc.error_code, t0, exc)
                 if not sent or token is None:
                     raise  # the token endpoint refused the credentials: renewing cannot help
-                if renewed:
+                if token == fresh or renewals >= _MAX_RENEWALS:
                     raise AuthError(
                         f"a freshly issued token was refused too: {exc.message}",
                         error_code=exc.error_code,
@@ -340,9 +344,13 @@ class MeetingClient:
                         status=exc.status,
                         payload=exc.payload,
                     ) from None
-                renewed = True
-                log.info("%s: access token refused; renewing once", endpoint)
-                await self._tokens.renew(token)
+                # A token another caller already replaced is not "fresh": if its replacement is
+                # refused too, that one is renewed in turn.
+                held = self._tokens.current()
+                renewals += 1
+                log.info("%s: access token refused; renewing", endpoint)
+                renewed_token = await self._tokens.renew(token)
+                fresh = renewed_token if held in (None, token) else None
                 attempt -= 1  # the resend after a renewal is not a retry
                 continue
             except (TransportError, ProtocolError, RateLimitError) as exc:
@@ -356,6 +364,7 @@ class MeetingClient:
                     self._report(endpoint, attempt, status, 0, t0, None)
                 return result
 
+            fresh = None  # the token was not refused on this attempt
             # Before the meeting request left, nothing can be duplicated: any call is safe.
             safe = request.idempotent or not sent
             delay = self._retry.next_delay(

@@ -187,8 +187,12 @@ def _id_list(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
             )
 
 
+# Required fields default to ``None`` so that leaving one out is a ``ValidationError`` naming
+# it (the validator refuses ``None``), not attrs' ``TypeError`` about a missing argument.
+
+
 def _text_field() -> Any:
-    return attrs.field(kw_only=True, validator=_text)
+    return attrs.field(kw_only=True, default=None, validator=_text)
 
 
 def _optional_text_field() -> Any:
@@ -196,7 +200,7 @@ def _optional_text_field() -> Any:
 
 
 def _instant_field() -> Any:
-    return attrs.field(kw_only=True, validator=_instant)
+    return attrs.field(kw_only=True, default=None, validator=_instant)
 
 
 def _ids_field() -> Any:
@@ -302,7 +306,9 @@ class RepeatMeeting:
     title: str = _text_field()
     start_date: datetime = _instant_field()
     end_date: datetime = _instant_field()
-    repeat: Repeat = attrs.field(kw_only=True, converter=_repeat, validator=_member(Repeat, False))
+    repeat: Repeat = attrs.field(
+        kw_only=True, default=None, converter=_repeat, validator=_member(Repeat, False)
+    )
     repeat_end_date: datetime = _instant_field()
     content: str | None = _optional_text_field()
     notice_time: NoticeTime | None = _notice_field()
@@ -326,7 +332,9 @@ class BatchModify:
     title: str = _text_field()
     start_date: datetime = _instant_field()
     end_date: datetime = _instant_field()
-    repeat: Repeat = attrs.field(kw_only=True, converter=_repeat, validator=_member(Repeat, False))
+    repeat: Repeat = attrs.field(
+        kw_only=True, default=None, converter=_repeat, validator=_member(Repeat, False)
+    )
     repeat_end_date: datetime = _instant_field()
     content: str | None = _optional_text_field()
     notice_time: NoticeTime | None = _notice_field()
@@ -396,6 +404,9 @@ class QueryByDay:
 
 
 def _attendee_fields(old: Iterable[str], new: Iterable[str]) -> dict[str, Any]:
+    if isinstance(old, str | bytes) or isinstance(new, str | bytes):
+        # A string is iterable: it would silently become one attendee per character.
+        raise ValidationError("actors", "old and new attendees must be lists of ids, not strings")
     try:
         change = diff_actors(old, new)
     except TypeError as exc:
