@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TEST = '''
+USER_TEST = """
 from datetime import datetime, timedelta
 
 from yzj_meeting import SHANGHAI, CreateMeeting, QueryByDay
@@ -15,7 +15,9 @@ from yzj_meeting import SHANGHAI, CreateMeeting, QueryByDay
 async def test_books_a_meeting(yzj_client, yzj_fake):
     start = datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)
     meeting_id = await yzj_client.create_meeting(
-        CreateMeeting(openid="o1", title="Stand-up", start_date=start, end_date=start + timedelta(hours=1))
+        CreateMeeting(
+            openid="o1", title="Stand-up", start_date=start, end_date=start + timedelta(hours=1)
+        )
     )
     assert yzj_fake.meetings[meeting_id].title == "Stand-up"
     [info] = await yzj_client.query_by_day(QueryByDay(start))
@@ -33,7 +35,7 @@ async def test_faults_reach_the_client(yzj_client, yzj_fake):
     start = datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)
     assert await yzj_client.query_by_day(QueryByDay(start)) == []
     assert sum(call.status == 503 for call in yzj_fake.calls) == 2
-'''
+"""
 
 
 def test_fixtures_work_in_a_plain_user_suite(pytester: pytest.Pytester) -> None:

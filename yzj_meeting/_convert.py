@@ -5,7 +5,8 @@
 - ``top_state``: ``bool`` <-> ``0``/``1``; enums <-> their values;
 - unset (``None``) fields are omitted from request bodies;
 - reading is tolerant: unknown fields ignored, numeric strings accepted, missing optional fields
-  become ``None``, enum values the SDK does not know kept as plain ``int``/``str``; a missing required field or a wrong type raises, and ``structure_answer``
+  become ``None``, enum values the SDK does not know are kept as plain ``int``/``str``; a
+  missing required field or a wrong type raises, and ``structure_answer``
   turns that into a ``ProtocolError`` naming the field.
 
 Hooks are specialised per type and registered once: cattrs' generic ``X | None`` handling

@@ -15,7 +15,6 @@ any async test runner (pytest-asyncio, anyio).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -38,9 +37,9 @@ def yzj_fake() -> FakeService:
 
 
 @pytest.fixture
-def yzj_client(yzj_fake: FakeService) -> Iterator[MeetingClient]:
-    """A ``MeetingClient`` talking to ``yzj_fake`` in process."""
-    client = MeetingClient(
+def yzj_client(yzj_fake: FakeService) -> MeetingClient:
+    """A ``MeetingClient`` talking to ``yzj_fake`` in process (it holds no socket to close)."""
+    return MeetingClient(
         credentials=Credentials(eid="test-eid", secret="test-secret"),
         base_url="http://yzj-fake.invalid",
         transport=FakeTransport(yzj_fake),
@@ -48,4 +47,3 @@ def yzj_client(yzj_fake: FakeService) -> Iterator[MeetingClient]:
         retry=RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0),
         sleep=_no_sleep,
     )
-    yield client
