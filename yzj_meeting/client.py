@@ -344,13 +344,11 @@ class MeetingClient:
                         status=exc.status,
                         payload=exc.payload,
                     ) from None
-                # A token another caller already replaced is not "fresh": if its replacement is
-                # refused too, that one is renewed in turn.
-                held = self._tokens.current()
                 renewals += 1
                 log.info("%s: access token refused; renewing", endpoint)
-                renewed_token = await self._tokens.renew(token)
-                fresh = renewed_token if held in (None, token) else None
+                # Whoever started it, this is the renewal of the refused token: if its result is
+                # refused on the resend too, renewing cannot help.
+                fresh = await self._tokens.renew(token)
                 attempt -= 1  # the resend after a renewal is not a retry
                 continue
             except (TransportError, ProtocolError, RateLimitError) as exc:

@@ -98,10 +98,16 @@ class AiohttpTransport:
                 self._url(request.url),
                 data=request.body,
                 headers=request.headers,
+                # Never follow a redirect: a 307/308 would resend the body (the secret, for the
+                # token endpoints) to wherever the answer points, off the configured base URL.
+                allow_redirects=False,
                 **kwargs,
             ) as resp:
                 length = resp.content_length
-                if length is not None and length <= self._max_body:
+                # Content-Length counts the bytes on the wire: a compressed answer may inflate
+                # past max_body, so only an uncompressed one is read without counting.
+                encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+                if length is not None and length <= self._max_body and encoding == "identity":
                     body = await resp.read()
                 else:
                     body = await self._read_capped(resp, request.endpoint)
