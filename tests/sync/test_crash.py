@@ -1,0 +1,324 @@
+"""Crash safety: ``yzj-meeting sync`` killed with SIGKILL at random instants, then run again.
+
+The emulator runs over HTTP in a subprocess of its own (127.0.0.1, a free port) with a little
+latency and a few faults that lose answers after the server acted, so creates end in doubt
+through the real stack too. The sync runs in subprocesses that are killed at random delays;
+then it runs to completion, faults off. The service must then hold exactly the desired
+meetings: each once, none lost, none extra, with the desired content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from yzj_meeting._convert import to_ms
+from yzj_meeting.fake.calendar import expand_ms
+from yzj_meeting.sync.schedule import load_schedule
+
+SERVER = """
+import asyncio, os, sys
+from yzj_meeting.fake import FakeService, Faults
+from yzj_meeting.fake.server import serve
+
+async def main(state, control):
+    faults = Faults(latency=0.01, drop_after=0.02, server_error_after=0.02, drop_before=0.01)
+    service = FakeService(persist_path=state, calls_per_minute=None, seed=11, faults=faults)
+    runner, port = await serve(service, "127.0.0.1", 0)
+    print(port, flush=True)
+    try:
+        while True:
+            await asyncio.sleep(0.05)
+            if os.path.exists(control):
+                service.faults = Faults()
+    finally:
+        await runner.cleanup()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+PEOPLE = [f"{0x5F0C6A1B2C3D4E5F60718200 + i:024x}" for i in range(12)]
+
+
+def make_schedule(rnd: random.Random, singles: int) -> list[dict[str, Any]]:
+    meetings: list[dict[str, Any]] = []
+    for i in range(singles):
+        day, slot = 1 + i % 31, (i // 31) % 16
+        hour, minute = 9 + slot // 2, 30 * (slot % 2)
+        meetings.append(
+            {
+                "key": f"single-{i:03d}",
+                "openid": PEOPLE[i % 3],
+                "title": f"Crash test meeting {i:03d}",
+                "start": f"2026-12-{day:02d}T{hour:02d}:{minute:02d}:00+08:00",
+                "end": f"2026-12-{day:02d}T{hour:02d}:{minute + 29:02d}:00+08:00",
+                "attendees": rnd.sample(PEOPLE, rnd.randint(0, 5)),
+                "place": rnd.choice(["Lotus Room 2F", "长江厅 8F", "Online"]),
+                "reminder": rnd.choice([-1, 0, 15, 60]),
+            }
+        )
+    for key, rule, day in (
+        ("weekly", "weekly", 7),
+        ("daily", "daily", 1),
+        ("biweekly", "biweekly", 3),
+        ("monthly", "monthly", 28),
+    ):
+        meetings.append(
+            {
+                "key": f"series-{key}",
+                "openid": PEOPLE[0],
+                "title": f"Crash test {key} series",
+                "start": f"2026-12-{day:02d}T08:00:00+08:00",
+                "end": f"2026-12-{day:02d}T08:30:00+08:00",
+                "attendees": rnd.sample(PEOPLE, 4),
+                "repeat": rule,
+                "repeat_until": "2027-02-28" if rule == "monthly" else "2026-12-31",
+            }
+        )
+    return meetings
+
+
+def change_schedule(rnd: random.Random, meetings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Renames, new attendees, moves, removals (pruned) and additions."""
+    out = [dict(m) for m in meetings]
+    singles = [m for m in out if m["key"].startswith("single")]
+    for m in rnd.sample(singles, 15):
+        m["title"] += " (renamed)"
+    for m in rnd.sample(singles, 15):
+        m["attendees"] = rnd.sample(PEOPLE, rnd.randint(0, 6))
+    for m in rnd.sample(singles, 10):
+        m["start"] = m["start"].replace(":00:00+", ":05:00+").replace(":30:00+", ":35:00+")
+        m["place"] = "Moved"
+    series = {m["key"]: m for m in out if m["key"].startswith("series")}
+    series["series-weekly"]["title"] = "Crash test weekly sync"
+    series["series-weekly"]["attendees"] = PEOPLE[5:8]
+    removed = {m["key"] for m in rnd.sample(singles, 20)} | {"series-daily"}
+    out = [m for m in out if m["key"] not in removed]
+    for i in range(15):
+        out.append(
+            {
+                "key": f"added-{i:02d}",
+                "openid": PEOPLE[1],
+                "title": f"Crash test added {i:02d}",
+                "start": f"2026-12-{10 + i:02d}T19:00:00+08:00",
+                "end": f"2026-12-{10 + i:02d}T20:00:00+08:00",
+                "attendees": rnd.sample(PEOPLE, 3),
+            }
+        )
+    return out
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    state, control = tmp_path / "service.json", tmp_path / "faults-off"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(state), str(control)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())  # the server prints its port once listening
+        yield {"url": f"http://127.0.0.1:{port}", "state": state, "control": control}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+class Runner:
+    """Runs ``yzj-meeting sync`` in subprocesses and kills some of them."""
+
+    def __init__(self, tmp_path: Path, url: str, rnd: random.Random) -> None:
+        self.tmp_path = tmp_path
+        self.state_dir = tmp_path / "state"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("YZJ_")},
+            "YZJ_BASE_URL": url,
+            "YZJ_EID": "crash-eid",
+            "YZJ_SECRET": "crash-secret",
+        }
+        self.rnd = rnd
+        self.runs = self.kills = self.in_doubt_seen = self.pending_seen = 0
+
+    def command(self, schedule: Path, prune: bool) -> list[str]:
+        args = [sys.executable, "-m", "yzj_meeting.cli", "sync", str(schedule), "--json"]
+        args += ["--state-dir", str(self.state_dir), "--concurrency", "4"]
+        return args + (["--prune"] if prune else [])
+
+    def kill_repeatedly(self, schedules: list[Path], prune: bool, attempts: int) -> None:
+        """Start a sync of each schedule in turn and SIGKILL it after a random delay."""
+        for attempt in range(attempts):
+            proc = subprocess.Popen(
+                self.command(schedules[attempt % len(schedules)], prune),
+                env=self.env,
+                cwd=self.tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.runs += 1
+            try:
+                time.sleep(self.rnd.uniform(0.1, 0.6))
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    self.kills += 1
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait(timeout=30)
+            self.count_intents()
+
+    def count_intents(self) -> None:
+        path = self.state_dir / "journal.sqlite3"
+        if not path.exists():
+            return
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT pending FROM entries WHERE pending IS NOT NULL").fetchall()
+        db.close()
+        self.pending_seen += len(rows)
+        self.in_doubt_seen += sum(1 for (p,) in rows if p in ("create", "cancel"))
+
+    def complete(self, schedule: Path, prune: bool) -> dict[str, int]:
+        proc = subprocess.run(
+            self.command(schedule, prune),
+            env=self.env,
+            cwd=self.tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.runs += 1
+        assert proc.returncode in (0, 1), proc.stderr
+        counts: dict[str, int] = json.loads(proc.stdout)
+        assert "crash-secret" not in proc.stdout + proc.stderr
+        return counts
+
+
+def check_service(tmp_path: Path, state: Path, schedule: Path) -> dict[str, int]:
+    """The service holds exactly the schedule: returns duplicates, lost and extra counts."""
+    meetings = json.loads(state.read_text())["meetings"]
+    live = [m for m in meetings if m["status"] != 2]
+    expected: dict[tuple[str, int], dict[str, Any]] = {}
+    series_of: dict[str, set[str | None]] = {}
+    for entry in load_schedule(schedule):
+        model = entry.model
+        start, end = to_ms(model.start_date), to_ms(model.end_date)
+        occurrences = [(start, end)]
+        if entry.is_series:
+            until = to_ms(model.repeat_end_date)  # type: ignore[union-attr]
+            occurrences = expand_ms(start, end, int(model.repeat), until)  # type: ignore[union-attr]
+            series_of[model.title] = set()
+        for occ_start, occ_end in occurrences:
+            expected[(model.title, occ_start)] = {
+                "end_date": occ_end,
+                "openid": model.openid,
+                "actors": sorted(entry.attendees),
+                "meeting_place": getattr(model, "meeting_place", None),
+            }
+    seen = Counter((m["title"], m["start_date"]) for m in live)
+    duplicates = sum(n - 1 for n in seen.values() if n > 1)
+    lost = len(set(expected) - set(seen))
+    extra = len(set(seen) - set(expected))
+    wrong = 0
+    for m in live:
+        want = expected.get((m["title"], m["start_date"]))
+        if want is None:
+            continue
+        got = {k: (sorted(m[k]) if k == "actors" else m[k]) for k in want}
+        wrong += got != want
+        if m["title"] in series_of:
+            series_of[m["title"]].add(m["batch_id"])
+    split_series = sum(1 for batches in series_of.values() if len(batches) != 1)
+
+    # Every key of the journal maps to a live meeting of its title.
+    by_id = {m["id"]: m for m in live}
+    with sqlite3.connect(tmp_path / "state" / "journal.sqlite3") as db:
+        rows = db.execute("SELECT key, meeting_id, pending FROM entries").fetchall()
+    db.close()
+    keys = {e.key: e.model.title for e in load_schedule(schedule)}
+    assert {k for k, _, _ in rows} == set(keys)
+    for key, meeting_id, pending in rows:
+        assert pending is None
+        assert by_id[meeting_id]["title"] == keys[key]
+    return {
+        "duplicates": duplicates,
+        "lost": lost,
+        "extra": extra,
+        "wrong": wrong,
+        "split_series": split_series,
+        "live": len(live),
+        "expected": len(expected),
+    }
+
+
+def converge(
+    runner: Runner, server: dict[str, Any], schedule: Path, size: int, tmp_path: Path
+) -> dict[str, int]:
+    """Faults off, run to completion, check a second run has nothing to do, check the service."""
+    server["control"].touch()
+    time.sleep(0.2)  # the server looks at the switch every 50 ms
+    for _ in range(4):
+        counts = runner.complete(schedule, prune=True)
+        if counts["failed"] == 0:
+            break
+    assert counts["failed"] == 0, counts
+    again = runner.complete(schedule, prune=True)
+    assert again == {"created": 0, "modified": 0, "cancelled": 0, "unchanged": size, "failed": 0}
+    return check_service(tmp_path, server["state"], schedule)
+
+
+def test_sync_killed_at_random_points_converges_exactly(
+    tmp_path: Path, server: dict[str, Any]
+) -> None:
+    started = time.monotonic()
+    rnd = random.Random(int(os.environ.get("YZJ_CRASH_SEED", "20261201")))
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    meetings = make_schedule(rnd, singles=240)
+    first.write_text(json.dumps(meetings, ensure_ascii=False))
+    second.write_text(json.dumps(change_schedule(rnd, meetings), ensure_ascii=False))
+    runner = Runner(tmp_path, server["url"], rnd)
+
+    # Phase 1: the first creation, then changes back and forth, killed again and again.
+    runner.kill_repeatedly([first], prune=False, attempts=5)
+    runner.kill_repeatedly([second, first], prune=True, attempts=8)
+    phase1 = converge(runner, server, first, len(meetings), tmp_path)
+    # Phase 2: the same towards the changed schedule, from a converged state.
+    server["control"].unlink()  # faults on again
+    time.sleep(0.2)
+    runner.kill_repeatedly([second, first], prune=True, attempts=8)
+    phase2 = converge(runner, server, second, len(json.loads(second.read_text())), tmp_path)
+
+    figures = {
+        "runs": runner.runs,
+        "kills": runner.kills,
+        "intents_left_by_kills": runner.pending_seen,
+        "in_doubt_left_by_kills": runner.in_doubt_seen,
+        "phase1": phase1,
+        "phase2": phase2,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    print(f"\ncrash test: {json.dumps(figures)}")
+    for phase in (phase1, phase2):
+        assert phase["duplicates"] == phase["lost"] == phase["extra"] == 0, figures
+        assert phase["wrong"] == phase["split_series"] == 0, figures
+        assert phase["live"] == phase["expected"], figures
+    assert runner.kills >= 8, figures  # most attempts must land while the sync runs

@@ -1,0 +1,307 @@
+"""Carry out a sync plan: journal intent -> client call -> journal outcome, for every key.
+
+``sync(client, journal, entries)`` reads the journal, plans, resolves the keys in doubt first
+(every lookup happens before any new create, so a lookup never mistakes a meeting this run is
+creating for a lost one), then sends the rest through ``client.run_many`` with bounded
+concurrency. A failed key is counted and reported; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from .._convert import from_ms
+from ..bulk import Outcome, Progress
+from ..client import MeetingClient
+from ..errors import ApiError, TransportError, ValidationError
+from ..models import (
+    BatchCancel,
+    BatchModify,
+    CancelMeeting,
+    CreateMeeting,
+    MeetingStatus,
+    ModifyMeeting,
+    QueryByDay,
+    RepeatMeeting,
+)
+from .journal import Intent, Journal, JournalRow
+from .plan import Action, ActionKind, intent_for, plan, plan_key
+from .schedule import Entry
+
+__all__ = ["ItemError", "SyncResult", "apply", "sync"]
+
+COUNTS = ("created", "modified", "cancelled", "unchanged", "failed")
+
+
+@attrs.frozen
+class ItemError:
+    """Why one key failed: the ``action`` tried and the ``error`` (never a token or secret)."""
+
+    key: str
+    action: str
+    error: str
+    where: str | None = None
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.key}{where}: {self.action} failed: {self.error}"
+
+
+@attrs.define
+class SyncResult:
+    """What a sync did: counts per outcome, plus ``kept`` (gone from the schedule, not pruned)
+    and one ``ItemError`` per failed key."""
+
+    created: int = 0
+    modified: int = 0
+    cancelled: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    kept: int = 0
+    errors: list[ItemError] = attrs.Factory(list)
+
+    def counts(self) -> dict[str, int]:
+        """``{"created", "modified", "cancelled", "unchanged", "failed"}``."""
+        return {name: getattr(self, name) for name in COUNTS}
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing failed."""
+        return self.failed == 0
+
+
+async def sync(
+    client: MeetingClient,
+    journal: Journal,
+    entries: Sequence[Entry],
+    *,
+    prune: bool = False,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SyncResult:
+    """Make the service hold what ``entries`` say; returns what was done."""
+    rows = await journal.rows()
+    return await apply(
+        client,
+        journal,
+        plan(entries, rows, prune=prune),
+        prune=prune,
+        concurrency=concurrency,
+        on_progress=on_progress,
+    )
+
+
+async def apply(
+    client: MeetingClient,
+    journal: Journal,
+    actions: Iterable[Action],
+    *,
+    prune: bool = False,
+    concurrency: int = 8,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> SyncResult:
+    """Carry out ``actions`` (from ``plan``) against ``client``, journaling each call."""
+    if concurrency < 1:
+        raise ValidationError("concurrency", "must be >= 1")
+    runner = _Runner(client, journal, prune, await journal.mapped_ids())
+    result = SyncResult()
+    lookups: list[Action] = []
+    work: list[Action] = []
+    for action in actions:
+        if action.kind is ActionKind.UNCHANGED:
+            if action.entry is not None:
+                result.unchanged += 1
+        elif action.kind is ActionKind.KEEP:
+            result.kept += 1
+        elif action.kind is ActionKind.RECONCILE:
+            lookups.append(action)
+        else:
+            work.append(action)
+
+    total = len(lookups) + len(work)
+    done = failed = 0
+
+    def landed(outcome: Outcome[Any, Any]) -> None:
+        nonlocal done, failed
+        done += 1
+        action: Action = outcome.item.action
+        if outcome.error is not None:
+            failed += 1
+            result.failed += 1
+            error = outcome.error
+            result.errors.append(
+                ItemError(
+                    action.key,
+                    str(action.kind),
+                    f"{type(error).__name__}: {error}",
+                    action.entry.where if action.entry is not None else None,
+                )
+            )
+        elif outcome.result == "kept":
+            result.kept += 1
+        elif outcome.result is not None:
+            setattr(result, outcome.result, getattr(result, outcome.result) + 1)
+        if on_progress is not None:
+            on_progress(Progress(done, failed, total))
+
+    for phase in (lookups, work):
+        if phase:
+            await client.run_many(
+                [_Item(action, runner.run) for action in phase],
+                concurrency=concurrency,
+                on_outcome=landed,
+            )
+    return result
+
+
+@attrs.frozen
+class _Item:
+    """A zero-argument async callable for ``run_many`` that remembers its action."""
+
+    action: Action
+    run: Callable[[Action], Coroutine[Any, Any, str | None]]
+
+    async def __call__(self) -> str | None:
+        return await self.run(self.action)
+
+
+def _did_nothing(error: BaseException) -> bool:
+    """Whether the call that raised ``error`` provably left the service unchanged."""
+    if isinstance(error, ApiError | ValidationError):
+        return True  # refused by the server, or never sent
+    return isinstance(error, TransportError) and not error.may_have_reached_server
+
+
+class _Runner:
+    def __init__(self, client: MeetingClient, journal: Journal, prune: bool, mapped: set[str]):
+        self.client = client
+        self.journal = journal
+        self.prune = prune
+        self.mapped = mapped  # ids some key maps: never adopted by a lookup
+        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+
+    async def run(self, action: Action) -> str | None:
+        """Carry out one action; the name of the count it lands in (``None``: none)."""
+        kind = action.kind
+        if kind is ActionKind.RECONCILE:
+            return await self._reconcile(action)
+        if kind is ActionKind.CREATE:
+            assert action.entry is not None
+            await self._create(action.key, action.entry)
+            return "created"
+        if kind is ActionKind.MODIFY:
+            assert action.entry is not None
+            assert action.request is not None
+            await self._modify(action.key, action.entry, action.request)
+            return "modified"
+        if kind is ActionKind.CANCEL:
+            assert action.cancel is not None
+            await self._cancel(action.key, action.cancel)
+            return "cancelled"
+        if kind is ActionKind.REPLACE:
+            assert action.entry is not None
+            assert action.cancel is not None
+            await self._cancel(action.key, action.cancel)
+            await self._create(action.key, action.entry)
+            return "modified"
+        if kind is ActionKind.KEEP:
+            return "kept"
+        return "unchanged" if action.entry is not None else None
+
+    async def _call(self, key: str, intent: Intent, send: Coroutine[Any, Any, Any]) -> Any:
+        """Intent committed -> call -> outcome committed (unless the outcome is unknown)."""
+        try:
+            await self.journal.begin(key, intent)
+        except BaseException:
+            send.close()
+            raise
+        try:
+            answer = await send
+        except BaseException as exc:
+            if _did_nothing(exc):
+                await self.journal.failed(key)
+            # Otherwise the call may have been carried out: the intent stays, in doubt.
+            raise
+        return answer
+
+    async def _create(self, key: str, entry: Entry) -> None:
+        model = entry.model
+        intent = intent_for("create", entry)
+        if isinstance(model, RepeatMeeting):
+            series = await self._call(key, intent, self.client.repeat_meeting(model))
+            ids: tuple[str, ...] = tuple(series.meeting_ids)
+        else:
+            ids = (await self._call(key, intent, self.client.create_meeting(model)),)
+        self.mapped.update(ids)
+        await self.journal.succeeded(key, ids)
+
+    async def _modify(self, key: str, entry: Entry, request: Any) -> None:
+        intent = intent_for("modify", entry)
+        if isinstance(request, BatchModify):
+            await self._call(key, intent, self.client.batch_modify(request))
+        else:
+            assert isinstance(request, ModifyMeeting)
+            await self._call(key, intent, self.client.modify_meeting(request))
+        await self.journal.succeeded(key)
+
+    async def _cancel(self, key: str, request: CancelMeeting | BatchCancel) -> None:
+        intent = Intent(op="cancel")
+        if isinstance(request, BatchCancel):
+            await self._call(key, intent, self.client.batch_cancel(request))
+        else:
+            await self._call(key, intent, self.client.cancel_meeting(request))
+        await self.journal.succeeded(key)
+
+    async def _reconcile(self, action: Action) -> str | None:
+        """Resolve a create or cancel in doubt, then do what the key needs now."""
+        key, row, entry = action.key, action.row, action.entry
+        assert row is not None
+        assert row.intent is not None
+        if row.pending == "create":
+            intent = row.intent
+            assert intent.openid
+            assert intent.title
+            assert intent.start is not None
+            assert intent.end is not None
+            probe = CreateMeeting(
+                openid=intent.openid,
+                title=intent.title,
+                start_date=from_ms(intent.start),
+                end_date=from_ms(intent.end),
+            )
+            identity = (intent.openid, intent.title, intent.start, intent.end)
+            # Keys in doubt with the same identity take turns, so one found meeting is adopted
+            # by one key and the next one sees it excluded.
+            async with self._locks.setdefault(identity, asyncio.Lock()):
+                found = await self.client.find_existing(probe, exclude=self.mapped)
+                if found is not None:
+                    self.mapped.add(found.id)
+                    await self.journal.adopt(key, found.id)
+                else:
+                    await self.journal.forget(key)
+                next_action = plan_key(key, entry, await self.journal.get(key), prune=self.prune)
+                if next_action.kind is ActionKind.CREATE:
+                    return await self.run(next_action)
+            if found is not None and next_action.kind is ActionKind.UNCHANGED:
+                return "created"  # the lost create did happen, and is what the entry says
+            return await self.run(next_action)
+        # A cancel in doubt: only a meeting seen cancelled is gone (an unseen one is kept: a
+        # failing modify later is better than a duplicate).
+        if await self._seen_cancelled(row):
+            await self.journal.forget(key)
+            if entry is None:
+                return "cancelled"
+        else:
+            await self.journal.resume(key)
+        return await self.run(plan_key(key, entry, await self.journal.get(key), prune=self.prune))
+
+    async def _seen_cancelled(self, row: JournalRow) -> bool:
+        for start in row.starts:
+            for info in await self.client.query_by_day(QueryByDay(from_ms(start))):
+                if info.id == row.meeting_id:
+                    return info.meeting_status is MeetingStatus.DELETED
+        return False

@@ -1,0 +1,452 @@
+"""The sync journal: a local SQLite file mapping schedule keys to meetings, crash-safe.
+
+For every key of a target (base URL + eid) it keeps the meeting id (a series: its parent id and
+all ids), the fingerprint and the attendees of what was last synced, and at most one *pending
+intent*: a call that was about to be sent and whose outcome is not recorded yet.
+
+The rule that makes a sync safe to kill at any instant: the intent is committed before the call
+is sent and the outcome after the answer; both are single transactions. So after a crash a key
+is in one of three states, each handled on the next run:
+
+- no intent: the journal is exact;
+- intent ``create`` without outcome: the meeting may or may not exist. It is *in doubt*, and
+  the sync looks for it (``MeetingClient.find_existing``) before sending anything for the key;
+- intent ``modify`` without outcome: the server holds either the old or the new content. The
+  fingerprint is then unknown (the next sync modifies again, a full replace) and the attendee
+  lists are widened so that the next modify removes whatever may be there and adds whatever
+  may be missing;
+- intent ``cancel`` without outcome: the sync looks at the meeting before deciding.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction survives the
+process being killed (not necessarily a power cut). Every call runs in one dedicated worker
+thread that owns the connection, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from ..errors import YzjError
+
+__all__ = ["Intent", "Journal", "JournalError", "JournalRow", "target_name"]
+
+T = TypeVar("T")
+
+Op = Literal["create", "modify", "cancel"]
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    target          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    series          INTEGER NOT NULL,
+    openid          TEXT NOT NULL,
+    meeting_type    TEXT,
+    meeting_id      TEXT,
+    ids             TEXT NOT NULL,
+    fingerprint     TEXT,
+    attendees       TEXT NOT NULL,
+    maybe_attendees TEXT,
+    starts          TEXT NOT NULL,
+    pending         TEXT,
+    intent          TEXT,
+    updated_at      REAL NOT NULL,
+    PRIMARY KEY (target, key)
+) WITHOUT ROWID;
+"""
+# meeting_id: the single meeting's id or the series' parent id; NULL until the create is known.
+# attendees: who is surely invited; maybe_attendees: who may be (after an unconfirmed modify),
+#   NULL when the two are the same.
+# starts: the start instants (ms) the meeting may have, to find it with queryByDay.
+
+
+class JournalError(YzjError):
+    """The journal cannot be used (wrong file, or a step out of order)."""
+
+
+def target_name(base_url: str, eid: str | None) -> str:
+    """The namespace of a target: two targets never share journal rows."""
+    return f"{base_url.rstrip('/')}#{eid or ''}"
+
+
+@attrs.frozen
+class Intent:
+    """A call about to be sent for a key, as the journal records it before sending.
+
+    For a create or modify it describes the meeting the call leaves behind: its
+    ``fingerprint``, ``attendees``, creator, title and times (epoch ms).
+    """
+
+    op: Op
+    fingerprint: str | None = None
+    attendees: tuple[str, ...] = ()
+    openid: str | None = None
+    title: str | None = None
+    start: int | None = None
+    end: int | None = None
+    series: bool = False
+    meeting_type: str | None = None
+
+    def to_json(self) -> str:
+        """The intent as stored."""
+        return json.dumps(
+            {**attrs.asdict(self), "attendees": list(self.attendees)}, ensure_ascii=False
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Intent:
+        """An intent as stored."""
+        data = json.loads(text)
+        data["attendees"] = tuple(data.get("attendees") or ())
+        return cls(**data)
+
+
+@attrs.frozen
+class JournalRow:
+    """What the journal knows about one key."""
+
+    key: str
+    series: bool
+    openid: str
+    meeting_type: str | None
+    meeting_id: str | None
+    ids: tuple[str, ...]
+    fingerprint: str | None
+    attendees: tuple[str, ...]
+    maybe_attendees: tuple[str, ...] | None
+    starts: tuple[int, ...]
+    pending: Op | None
+    intent: Intent | None
+
+    @property
+    def in_doubt(self) -> bool:
+        """A create or cancel was sent and its outcome is unknown: look before acting."""
+        return self.pending in ("create", "cancel")
+
+    def settled(self) -> JournalRow:
+        """This row with an unconfirmed modify folded in: either content may be on the server."""
+        if self.pending != "modify" or self.intent is None:
+            return self
+        new = self.intent.attendees
+        sure = tuple(a for a in self.attendees if a in set(new))
+        maybe = tuple(dict.fromkeys((*(self.maybe_attendees or self.attendees), *new)))
+        starts = self.starts
+        if self.intent.start is not None and self.intent.start not in starts:
+            starts = (*starts, self.intent.start)
+        return attrs.evolve(
+            self,
+            fingerprint=None,
+            attendees=sure,
+            maybe_attendees=maybe if maybe != sure else None,
+            starts=starts,
+            pending=None,
+            intent=None,
+        )
+
+
+_COLUMNS = (
+    "key, series, openid, meeting_type, meeting_id, ids, fingerprint, attendees, "
+    "maybe_attendees, starts, pending, intent"
+)
+
+
+def _row(values: Sequence[Any]) -> JournalRow:
+    (key, series, openid, mtype, mid, ids, fp, att, maybe, starts, pending, intent) = values
+    return JournalRow(
+        key=key,
+        series=bool(series),
+        openid=openid,
+        meeting_type=mtype,
+        meeting_id=mid,
+        ids=tuple(json.loads(ids)),
+        fingerprint=fp,
+        attendees=tuple(json.loads(att)),
+        maybe_attendees=tuple(json.loads(maybe)) if maybe is not None else None,
+        starts=tuple(json.loads(starts)),
+        pending=pending,
+        intent=Intent.from_json(intent) if intent is not None else None,
+    )
+
+
+def _dump(values: Iterable[Any]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+class Journal:
+    """The sync journal of one target in one SQLite file.
+
+    Open it with ``await Journal.open(path, target)`` and close it with ``await aclose()``
+    (or ``async with``). Each method is one transaction, run in the journal's own thread.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], target: str) -> None:
+        self.path = os.fspath(path)
+        self.target = target
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yzj-journal")
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], target: str) -> Journal:
+        """Open (creating if needed) the journal file at ``path`` for ``target``."""
+        journal = cls(path, target)
+        try:
+            await journal._run(journal._connect)
+        except BaseException:
+            await journal.aclose()
+            raise
+        return journal
+
+    async def aclose(self) -> None:
+        """Close the connection and stop the worker thread."""
+        if self._db is not None:
+            await self._run(self._disconnect)
+        self._executor.shutdown(wait=False)
+
+    async def __aenter__(self) -> Journal:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    # --- in the worker thread ---
+
+    def _connect(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise JournalError(
+                    f"{self.path}: journal format {version} is not supported by this version"
+                )
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise JournalError(f"{self.path}: not a usable journal: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def _disconnect(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise JournalError("the journal is closed")
+        return self._db
+
+    def _get(self, db: sqlite3.Connection, key: str) -> JournalRow | None:
+        found = db.execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE target = ? AND key = ?", (self.target, key)
+        ).fetchone()
+        return _row(found) if found is not None else None
+
+    def _put(self, db: sqlite3.Connection, row: JournalRow) -> None:
+        db.execute(
+            f"INSERT OR REPLACE INTO entries (target, {_COLUMNS}, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.target,
+                row.key,
+                int(row.series),
+                row.openid,
+                row.meeting_type,
+                row.meeting_id,
+                _dump(row.ids),
+                row.fingerprint,
+                _dump(row.attendees),
+                _dump(row.maybe_attendees) if row.maybe_attendees is not None else None,
+                _dump(row.starts),
+                row.pending,
+                row.intent.to_json() if row.intent is not None else None,
+                time.time(),
+            ),
+        )
+
+    def _delete(self, db: sqlite3.Connection, key: str) -> None:
+        db.execute("DELETE FROM entries WHERE target = ? AND key = ?", (self.target, key))
+
+    def _change(self, key: str, change: Callable[[JournalRow | None], JournalRow | None]) -> None:
+        """Read-modify-write one key in one transaction (``None`` deletes the row)."""
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            new = change(self._get(db, key))
+            if new is None:
+                self._delete(db, key)
+            else:
+                self._put(db, new)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # --- reading ---
+
+    async def rows(self) -> dict[str, JournalRow]:
+        """Every key of this target and what the journal knows about it."""
+
+        def read() -> dict[str, JournalRow]:
+            cursor = self._conn().execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE target = ? ORDER BY key", (self.target,)
+            )
+            return {values[0]: _row(values) for values in cursor}
+
+        return await self._run(read)
+
+    async def get(self, key: str) -> JournalRow | None:
+        """What the journal knows about ``key``, or ``None``."""
+        return await self._run(lambda: self._get(self._conn(), key))
+
+    async def mapped_ids(self) -> set[str]:
+        """Every meeting id this target's keys map (so a lookup never adopts one twice)."""
+
+        def read() -> set[str]:
+            ids: set[str] = set()
+            for (text,) in self._conn().execute(
+                "SELECT ids FROM entries WHERE target = ?", (self.target,)
+            ):
+                ids.update(json.loads(text))
+            return ids
+
+        return await self._run(read)
+
+    # --- intents and outcomes ---
+
+    async def begin(self, key: str, intent: Intent) -> None:
+        """Record ``intent`` for ``key`` (committed) before its call is sent.
+
+        A create starts a new row; a modify or cancel needs a row with a meeting. An earlier
+        unconfirmed modify is folded in first; an in-doubt create or cancel must have been
+        resolved (``adopt``/``forget``/``resume``) before.
+        """
+
+        def change(row: JournalRow | None) -> JournalRow:
+            if row is not None and row.in_doubt:
+                raise JournalError(f"{key!r}: resolve the {row.pending} in doubt first")
+            if intent.op == "create":
+                if row is not None:
+                    raise JournalError(f"{key!r}: already mapped to a meeting")
+                if intent.openid is None:
+                    raise JournalError("a create intent needs openid")
+                return JournalRow(
+                    key=key,
+                    series=intent.series,
+                    openid=intent.openid,
+                    meeting_type=intent.meeting_type,
+                    meeting_id=None,
+                    ids=(),
+                    fingerprint=None,
+                    attendees=(),
+                    maybe_attendees=None,
+                    starts=(),
+                    pending="create",
+                    intent=intent,
+                )
+            if row is None or row.meeting_id is None:
+                raise JournalError(f"{key!r}: no meeting to {intent.op}")
+            return attrs.evolve(row.settled(), pending=intent.op, intent=intent)
+
+        await self._run(lambda: self._change(key, change))
+
+    async def succeeded(self, key: str, ids: Sequence[str] = ()) -> None:
+        """Record that the pending call of ``key`` was carried out.
+
+        A create takes the new ``ids`` (a series: all of them, the parent first); a cancel
+        removes the key.
+        """
+
+        def change(row: JournalRow | None) -> JournalRow | None:
+            if row is None or row.pending is None or row.intent is None:
+                raise JournalError(f"{key!r}: no pending call")
+            intent = row.intent
+            if row.pending == "cancel":
+                return None
+            if row.pending == "create":
+                if not ids:
+                    raise JournalError(f"{key!r}: a create outcome needs the meeting id")
+                row = attrs.evolve(row, meeting_id=ids[0], ids=tuple(ids))
+            return _applied(row, intent)
+
+        await self._run(lambda: self._change(key, change))
+
+    async def failed(self, key: str) -> None:
+        """Record that the pending call of ``key`` provably did nothing (the server refused)."""
+
+        def change(row: JournalRow | None) -> JournalRow | None:
+            if row is None or row.pending is None:
+                return row
+            if row.pending == "create":
+                return None
+            return attrs.evolve(row, pending=None, intent=None)
+
+        await self._run(lambda: self._change(key, change))
+
+    async def adopt(self, key: str, meeting_id: str) -> None:
+        """Resolve an in-doubt create: the lost call did create ``meeting_id``.
+
+        For a series that is the parent (the lookup finds the first occurrence only), which is
+        all that batchModify and batchCancel need; ``ids`` then holds just the parent.
+        """
+
+        def change(row: JournalRow | None) -> JournalRow:
+            if row is None or row.pending != "create" or row.intent is None:
+                raise JournalError(f"{key!r}: no create in doubt")
+            return _applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
+
+        await self._run(lambda: self._change(key, change))
+
+    async def forget(self, key: str) -> None:
+        """Drop ``key``: its create never happened, or its meeting is gone."""
+        await self._run(lambda: self._change(key, lambda row: None))
+
+    async def resume(self, key: str) -> None:
+        """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
+
+        def change(row: JournalRow | None) -> JournalRow | None:
+            if row is None or row.pending != "cancel":
+                raise JournalError(f"{key!r}: no cancel in doubt")
+            return attrs.evolve(row, pending=None, intent=None)
+
+        await self._run(lambda: self._change(key, change))
+
+
+def _applied(row: JournalRow, intent: Intent) -> JournalRow:
+    """``row`` once ``intent`` (a create or modify) is known to be on the server."""
+    return attrs.evolve(
+        row,
+        openid=intent.openid or row.openid,
+        meeting_type=intent.meeting_type,
+        series=intent.series,
+        fingerprint=intent.fingerprint,
+        attendees=intent.attendees,
+        maybe_attendees=None,
+        starts=(intent.start,) if intent.start is not None else row.starts,
+        pending=None,
+        intent=None,
+    )
