@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .errors import ProtocolError
@@ -181,7 +182,9 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
         conv.register_structure_hook(enum_cls | None, hook)
         conv.register_structure_hook(enum_cls | int | None, hook)
         conv.register_structure_hook(enum_cls, _required(hook))
-    conv.register_unstructure_hook(tuple[str, ...] | None, lambda v: v)
+    # Values that are already JSON: ``identity`` lets cattrs inline them, with no call per field.
+    for passthrough in (str | None, bool | None, tuple[str, ...] | None):
+        conv.register_unstructure_hook(passthrough, identity)
     conv.register_unstructure_hook(MeetingType | None, lambda v: v.value)
     conv.register_unstructure_hook(NoticeTime | None, int)
     conv.register_unstructure_hook(Repeat, int)
@@ -233,8 +236,16 @@ converter = make_converter()
 _diagnostic = make_converter(detailed=True)
 
 
+_UNSTRUCTURE: dict[type, Callable[[Any], dict[str, Any]]] = {
+    cls: converter.get_unstructure_hook(cls) for cls in (*REQUEST_MODELS, QueryByDay)
+}
+
+
 def unstructure(model: Any) -> dict[str, Any]:
     """A request model as its wire dict (camelCase, ms, unset fields omitted)."""
+    hook = _UNSTRUCTURE.get(type(model))  # skips cattrs' dispatch on the hot path
+    if hook is not None:
+        return hook(model)
     return converter.unstructure(model)  # type: ignore[no-any-return]
 
 
@@ -265,10 +276,49 @@ if _orjson is not None:
     encode_json: Callable[[Any], bytes] = _orjson.dumps
     decode_json: Callable[[bytes], Any] = _orjson.loads
 else:  # pragma: no cover - depends on the environment
+    import json.encoder
+    import json.scanner
+
     _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    # ``JSONEncoder.encode`` builds a C encoder (and a closure) on every call, and ``json.loads``
+    # sniffs the encoding and skips whitespace in Python: build the C encoder and scanner once.
+    _c_encode: Any = (
+        json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+            None,
+            _encoder.default,
+            json.encoder.encode_basestring,
+            None,
+            ":",
+            ",",
+            False,
+            False,
+            True,
+        )
+        if getattr(json.encoder, "c_make_encoder", None) is not None
+        else None
+    )
+    _c_scan: Any = (
+        json.scanner.c_make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+        if getattr(json.scanner, "c_make_scanner", None) is not None
+        else None
+    )
 
     def encode_json(obj: Any) -> bytes:
         """Compact UTF-8 JSON."""
+        if _c_encode is not None and type(obj) is dict:
+            return "".join(_c_encode(obj, 0)).encode()
         return _encoder.encode(obj).encode()
 
-    decode_json = json.loads
+    def decode_json(data: bytes) -> Any:
+        """JSON from UTF-8 bytes; anything unusual (BOM, whitespace, errors) goes through
+        ``json.loads``, which also raises the error."""
+        if _c_scan is not None:
+            try:
+                text = data.decode()
+                value, end = _c_scan(text, 0)
+            except (ValueError, StopIteration):
+                pass
+            else:
+                if end == len(text):
+                    return value
+        return json.loads(data)

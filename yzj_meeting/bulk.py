@@ -21,10 +21,15 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Outcome(Generic[I, T]):
-    """What became of one item: its ``result``, or the ``error`` it raised."""
+    """What became of one item: its ``result``, or the ``error`` it raised.
+
+    ``index`` is the item's position in the input. ``item`` is the item itself, except in the
+    list ``run_bounded`` returns, where a successful outcome drops it (``None``) so that a large
+    batch does not keep every input alive; failed outcomes keep theirs, ready to be retried.
+    """
 
     index: int
-    item: I
+    item: I | None
     result: T | None = None
     error: BaseException | None = None
 
@@ -53,17 +58,28 @@ async def run_bounded(
     concurrency: int,
     on_progress: Callable[[Progress], None] | None = None,
     on_outcome: Callable[[Outcome[I, T]], None] | None = None,
+    collect: bool = True,
 ) -> list[Outcome[I, T]]:
     """Run ``worker`` on every item, at most ``concurrency`` at once; outcomes in input order.
 
     An ``Exception`` raised by ``worker`` becomes that item's ``Outcome.error``; the batch goes
-    on. ``on_outcome`` sees each outcome as it lands, ``on_progress`` the running counts.
+    on. ``on_outcome`` sees each outcome as it lands, item included; ``on_progress`` the running
+    counts. The list returned keeps the item of failed outcomes only. With ``collect=False``
+    nothing is kept (the list returned is empty): memory stays bounded by ``concurrency``.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be >= 1")
     total = len(items) if isinstance(items, Sized) else None
     outcomes: list[Outcome[I, T] | None] = []
+    count = 0
     done = failed = 0
+
+    def claim() -> int:
+        nonlocal count
+        count += 1
+        if collect:
+            outcomes.append(None)
+        return count - 1
 
     if isinstance(items, AsyncIterable):
         source = aiter(items)
@@ -75,8 +91,7 @@ async def run_bounded(
                     item = await anext(source)
                 except StopAsyncIteration:
                     return None
-                outcomes.append(None)
-                return len(outcomes) - 1, item
+                return claim(), item
     else:
         iterator = iter(items)
 
@@ -84,8 +99,7 @@ async def run_bounded(
             item = next(iterator, _END)
             if item is _END:
                 return None
-            outcomes.append(None)
-            return len(outcomes) - 1, item  # type: ignore[return-value]
+            return claim(), item  # type: ignore[return-value]
 
     async def work() -> None:
         nonlocal done, failed
@@ -96,7 +110,8 @@ async def run_bounded(
             except Exception as exc:
                 outcome = Outcome(index, item, error=exc)
                 failed += 1
-            outcomes[index] = outcome
+            if collect:
+                outcomes[index] = outcome if outcome.error else Outcome(index, None, outcome.result)
             done += 1
             if on_outcome is not None:
                 on_outcome(outcome)

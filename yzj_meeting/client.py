@@ -254,6 +254,7 @@ class MeetingClient:
         concurrency: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_outcome: Callable[[Outcome[Any, Any]], None] | None = None,
+        collect: bool = True,
     ) -> list[Outcome[Any, Any]]:
         """Send many items with bounded concurrency; one ``Outcome`` per item, in input order.
 
@@ -261,7 +262,10 @@ class MeetingClient:
         zero-argument async callables (run as they are, e.g. to journal around a call). Each
         goes through this client's rate limit and retry policy; a failure is recorded in its
         outcome and the batch goes on. The input is consumed lazily, so a generator of 100,000
-        items holds ``concurrency`` (default ``max_in_flight``) tasks, not 100,000.
+        items holds ``concurrency`` (default ``max_in_flight``) tasks, not 100,000. In the list
+        returned, successful outcomes drop their item (failed ones keep it, to be retried);
+        ``on_outcome`` sees every outcome with its item as it lands. With ``collect=False``
+        nothing is kept and the list returned is empty.
         """
         return await run_bounded(
             items,
@@ -269,6 +273,7 @@ class MeetingClient:
             concurrency=concurrency or self.max_in_flight,
             on_progress=on_progress,
             on_outcome=on_outcome,
+            collect=collect,
         )
 
     async def _run_item(self, item: Any) -> Any:

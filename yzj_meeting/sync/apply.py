@@ -128,6 +128,7 @@ async def apply(
     def landed(outcome: Outcome[Any, Any]) -> None:
         nonlocal done, failed
         done += 1
+        assert outcome.item is not None  # on_outcome sees every item
         action: Action = outcome.item.action
         if outcome.error is not None:
             failed += 1
@@ -154,6 +155,7 @@ async def apply(
                 [_Item(action, runner.run) for action in phase],
                 concurrency=concurrency,
                 on_outcome=landed,
+                collect=False,  # every outcome is handled in ``landed``
             )
     return result
 

@@ -7,10 +7,12 @@ block: neither ``__cause__`` nor ``__context__`` points back at them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from .._http import HttpRequest, HttpResponse, Timeout
@@ -70,8 +72,13 @@ class AiohttpTransport:
     def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
         client_timeout = self._timeouts.get(timeout)
         if client_timeout is None:
+            # A read limit no shorter than the total can never fire first, and aiohttp enforces
+            # it by re-arming a timer on every chunk received: leave it out then.
+            read = timeout.read
+            if read is not None and timeout.total is not None and read >= timeout.total:
+                read = None
             client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(
-                total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+                total=timeout.total, connect=timeout.connect, sock_read=read
             )
         return client_timeout
 
@@ -106,14 +113,16 @@ class AiohttpTransport:
                 length = resp.content_length
                 # Content-Length counts the bytes on the wire: a compressed answer may inflate
                 # past max_body, so only an uncompressed one is read without counting.
-                encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
-                if length is not None and length <= self._max_body and encoding == "identity":
+                encoding = resp.headers.get("Content-Encoding")
+                if (
+                    length is not None
+                    and length <= self._max_body
+                    and (encoding is None or encoding.strip().lower() == "identity")
+                ):
                     body = await resp.read()
                 else:
                     body = await self._read_capped(resp, request.endpoint)
-                return HttpResponse(
-                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, body
-                )
+                return HttpResponse(resp.status, _Headers(resp.headers), body)
         except YzjError:
             raise
         except aiohttp.ConnectionTimeoutError:
@@ -162,6 +171,38 @@ class AiohttpTransport:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class _Headers(Mapping[str, str]):
+    """aiohttp's read-only answer headers seen with lower-case names, without copying them.
+
+    Lookups are case-insensitive; a repeated header answers its last value, as a dict built
+    from the headers in order would.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: CIMultiDictProxy[str]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, name: str) -> str:
+        return self._raw.getall(name)[-1]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._raw.getall(name, None)
+        return default if values is None else values[-1]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name.lower() for name in self._raw))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(name.lower() for name in self._raw))
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 def _os_reason(exc: aiohttp.ClientConnectorError) -> str:
