@@ -15,6 +15,7 @@ from yzj_meeting import (
     SHANGHAI,
     AiohttpTransport,
     ApiError,
+    AuthError,
     BatchCancel,
     BatchModify,
     CancelMeeting,
@@ -30,7 +31,9 @@ from yzj_meeting import (
     RateLimitError,
     Repeat,
     RepeatMeeting,
+    RequestTimeout,
     RetryPolicy,
+    Timeout,
 )
 from yzj_meeting.fake import FakeService, Faults
 from yzj_meeting.fake.server import running
@@ -246,3 +249,33 @@ async def test_faults_queries_retried_creates_never_duplicated(connect: Factory)
     found = await client.find_existing(unknown.value.model)
     assert found is not None
     assert found.id in service.meetings
+
+
+async def test_slow_answer_past_the_timeout_is_a_request_timeout(connect: Factory) -> None:
+    service = FakeService(seed=9)
+    client = await connect(
+        service,
+        timeout=Timeout(total=0.2, connect=1.0, read=0.2),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    await client.token_provider.token()
+    service.faults.latency = 1.0
+    with pytest.raises(RequestTimeout):
+        await client.query_by_day(QueryByDay(DAY))
+
+
+async def test_malformed_answers_to_a_query_are_retried(connect: Factory) -> None:
+    service = FakeService(seed=10)
+    client = await connect(service)
+    await client.create_meeting(meeting("kept"))
+    service.faults.script = ["malformed", "malformed"]  # the next two answers are cut in half
+    assert [m.title for m in await client.query_by_day(QueryByDay(DAY))] == ["kept"]
+
+
+async def test_timestamp_far_from_the_server_clock_is_refused(connect: Factory) -> None:
+    service = FakeService(seed=11, clock=lambda: at(DAY, 8).timestamp() + 86_400 * 365)
+    client = await connect(service)
+    with pytest.raises(AuthError) as refused:
+        await client.query_by_day(QueryByDay(DAY))
+    assert refused.value.endpoint == "getAccessToken"
+    assert not any(c.endpoint == "queryByDay" for c in service.calls)

@@ -30,7 +30,7 @@ log = logging.getLogger("yzj_meeting")
 DEFAULT_BASE_URL = "https://www.yunzhijia.com"
 GET_TOKEN_PATH = "/gateway/oauth2/token/getAccessToken"
 REFRESH_TOKEN_PATH = "/gateway/oauth2/token/refreshToken"
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 Scope = Literal["resGroupSecret", "app", "team"]
 
@@ -142,15 +142,14 @@ class TokenProvider:
 
     async def token(self) -> str:
         """A valid access token, fetched when none is held or it is about to expire."""
+        return self.peek() or (await self._shared_fetch()).access
+
+    def peek(self) -> str | None:
+        """The token ``token()`` would answer without fetching, or ``None`` (no await needed)."""
         current = self._current
         if current is not None and self._clock() < current.refresh_at:
             return current.access
-        return (await self._shared_fetch()).access
-
-    def current(self) -> str | None:
-        """The access token held now, if any, without fetching or checking expiry."""
-        current = self._current
-        return current.access if current is not None else None
+        return None
 
     async def renew(self, refused: str) -> str:
         """A new token after the server refused ``refused``: one renewal for all its callers."""

@@ -303,7 +303,7 @@ class MeetingClient:
             raise TransportError("client is closed", endpoint=request.endpoint)
         endpoint = request.endpoint
         timeout = timeout or self._timeout
-        started = self._clock()
+        started = t0 = self._clock()
         attempt = 0
         fresh: str | None = None  # the token this call's own renewal produced
         renewals = 0
@@ -312,12 +312,13 @@ class MeetingClient:
             sent = False
             token = None
             status: int | None = None
-            t0 = self._clock()
+            if attempt > 1:
+                t0 = self._clock()
             try:
                 if self._limiter is not None:
                     await self._limiter.acquire(endpoint)
                 async with self._in_flight:
-                    token = await self._tokens.token()
+                    token = self._tokens.peek() or await self._tokens.token()
                     http = HttpRequest(
                         "POST",
                         self._url(request.path, token),

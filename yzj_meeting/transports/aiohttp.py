@@ -95,9 +95,9 @@ class AiohttpTransport:
         session = self._session
         if session is None or self._closed:
             session = self._open()
-        kwargs: dict[str, Any] = {}
-        if request.timeout is not None:
-            kwargs["timeout"] = self._client_timeout(request.timeout)
+        timeout = (
+            session.timeout if request.timeout is None else self._client_timeout(request.timeout)
+        )
         error: YzjError
         try:
             async with session.request(
@@ -108,7 +108,7 @@ class AiohttpTransport:
                 # Never follow a redirect: a 307/308 would resend the body (the secret, for the
                 # token endpoints) to wherever the answer points, off the configured base URL.
                 allow_redirects=False,
-                **kwargs,
+                timeout=timeout,
             ) as resp:
                 length = resp.content_length
                 # Content-Length counts the bytes on the wire: a compressed answer may inflate
