@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import importlib
 import json
 import os
 from collections.abc import Callable
@@ -270,7 +271,8 @@ def structure_answer(data: Any, cls: type[T], *, endpoint: str) -> T:
 _orjson: Any = None
 if not os.environ.get("YZJ_MEETING_NO_ORJSON"):
     with contextlib.suppress(ImportError):
-        import orjson as _orjson
+        # Imported by name: the extra is optional, so type checkers may not find it.
+        _orjson = importlib.import_module("orjson")
 
 if _orjson is not None:
     encode_json: Callable[[Any], bytes] = _orjson.dumps
