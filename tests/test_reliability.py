@@ -247,7 +247,9 @@ async def test_cancelling_thousands_of_in_flight_calls_leaks_nothing(
         for task in tasks:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        # On a slow machine a few may have been answered first; the rest were cancelled.
+        assert all(isinstance(r, asyncio.CancelledError) or r == [] for r in results)
+        assert sum(isinstance(r, asyncio.CancelledError) for r in results) >= 2000
         await asyncio.sleep(0)
         # The emulator serves from this loop too: its handler tasks are not the client's.
         client_tasks = {
