@@ -122,7 +122,7 @@ METHODS: list[tuple[str, Callable[[], Any], Any, Any]] = [
         "repeat_meeting",
         a_repeat,
         {"meetingIds": ["p", "c1", "c2"]},
-        RepeatSeries(meeting_ids=("p", "c1", "c2")),
+        RepeatSeries(meeting_ids=["p", "c1", "c2"]),
     ),
     ("batch_modify", a_batch_modify, None, None),
     ("batch_cancel", a_batch_cancel, None, None),

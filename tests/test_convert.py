@@ -562,7 +562,7 @@ def test_parse_create_refuses_answers_without_an_id(data: Any) -> None:
 
 def test_parse_repeat_meeting() -> None:
     series = parse_repeat_meeting({"meetingIds": ["p", "c1", "c2"]})
-    assert series == RepeatSeries(meeting_ids=("p", "c1", "c2"))
+    assert series == RepeatSeries(meeting_ids=["p", "c1", "c2"])
     assert series.parent_id == "p"
 
 

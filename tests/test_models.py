@@ -335,16 +335,16 @@ def test_query_refuses_a_zone_that_is_not_a_tzinfo() -> None:
 def test_diff_actors_keeps_order_and_drops_duplicates() -> None:
     change = diff_actors(["a", "b", "c", "b"], ["c", "d", "a", "d", "e"])
     assert isinstance(change, ActorChange)
-    assert change.actors == ("c", "d", "a", "e")
-    assert change.add_actors == ("d", "e")
-    assert change.del_actors == ("b",)
+    assert change.actors == ["c", "d", "a", "e"]
+    assert change.add_actors == ["d", "e"]
+    assert change.del_actors == ["b"]
 
 
 def test_diff_actors_without_changes() -> None:
     change = diff_actors(["a", "b"], ["b", "a"])
-    assert change.actors == ("b", "a")
-    assert change.add_actors == ()
-    assert change.del_actors == ()
+    assert change.actors == ["b", "a"]
+    assert change.add_actors == []
+    assert change.del_actors == []
 
 
 ids = st.lists(st.sampled_from("abcdefg"), max_size=10)
@@ -353,7 +353,7 @@ ids = st.lists(st.sampled_from("abcdefg"), max_size=10)
 @given(old=ids, new=ids)
 def test_diff_actors_properties(old: list[str], new: list[str]) -> None:
     change = diff_actors(old, new)
-    assert change.actors == tuple(dict.fromkeys(new))
+    assert change.actors == list(dict.fromkeys(new))
     assert set(change.actors) == (set(old) | set(change.add_actors)) - set(change.del_actors)
     assert not set(change.add_actors) & set(old)
     assert not set(change.del_actors) & set(new)

@@ -87,11 +87,11 @@ CASES: dict[str, tuple[type, Callable[[Any], Any], Callable[[Any], Any], Any]] =
         build_repeat_meeting,
         parse_repeat_meeting,
         RepeatSeries(
-            meeting_ids=(
+            meeting_ids=[
                 "5b614fe80e4f78209cb99689",
                 "5b61504e0e4f78209cb99690",
                 "5b61504e0e4f78209cb9968f",
-            )
+            ]
         ),
     ),
     "batchModify": (BatchModify, build_batch_modify, parse_nothing, None),

@@ -111,7 +111,7 @@ def parse_repeat_meeting(data: Any) -> RepeatSeries:
     if type(data) is dict:
         ids = data.get("meetingIds")
         if type(ids) is list and ids and all(type(i) is str and i for i in ids):
-            return RepeatSeries(meeting_ids=tuple(ids))
+            return RepeatSeries(meeting_ids=ids)
     raise ProtocolError("answer data has no non-empty meetingIds list", endpoint="repeatMeeting")
 
 

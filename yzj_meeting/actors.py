@@ -9,17 +9,17 @@ import attrs
 __all__ = ["ActorChange", "diff_actors"]
 
 
-@attrs.frozen
+@attrs.frozen(hash=False)
 class ActorChange:
-    """The new attendee list and how it differs from the old one (all tuples, order kept)."""
+    """The new attendee list and how it differs from the old one (lists, order kept)."""
 
-    actors: tuple[str, ...]
-    add_actors: tuple[str, ...]
-    del_actors: tuple[str, ...]
+    actors: list[str]
+    add_actors: list[str]
+    del_actors: list[str]
 
 
-def _unique(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(ids))
+def _unique(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
 
 
 def diff_actors(old: Iterable[str], new: Iterable[str]) -> ActorChange:
@@ -33,6 +33,6 @@ def diff_actors(old: Iterable[str], new: Iterable[str]) -> ActorChange:
     new_set = set(new_ids)
     return ActorChange(
         actors=new_ids,
-        add_actors=tuple(i for i in new_ids if i not in old_set),
-        del_actors=tuple(i for i in old_ids if i not in new_set),
+        add_actors=[i for i in new_ids if i not in old_set],
+        del_actors=[i for i in old_ids if i not in new_set],
     )

@@ -397,7 +397,7 @@ def command() -> click.Group:
         async def run() -> tuple[str, ...]:
             async with target.client() as client:
                 if isinstance(entry.model, RepeatMeeting):
-                    return (await client.repeat_meeting(entry.model)).meeting_ids
+                    return tuple((await client.repeat_meeting(entry.model)).meeting_ids)
                 return (await client.create_meeting(entry.model),)
 
         with service_errors():

@@ -452,11 +452,11 @@ class MeetingInfo:
     cancel_reason: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(hash=False)
 class RepeatSeries:
     """Answer of ``repeatMeeting``: every occurrence's id, in server order; the parent first."""
 
-    meeting_ids: tuple[str, ...]
+    meeting_ids: list[str]
 
     @property
     def parent_id(self) -> str:
