@@ -196,6 +196,34 @@ async def test_client_side_limit_keeps_the_server_from_throttling() -> None:
     assert elapsed >= 3 * window  # 20 calls at 5 per window: the last group starts 3 windows in
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_waiting_for_a_permit_never_packs_sends_into_one_window(seed: int) -> None:
+    """The rate-limit slot is taken with an in-flight permit held: sends at the transport, not
+    grants, obey the window, however long calls queue for a permit."""
+    import time
+
+    rng = random.Random(seed)
+    window, limit = 0.2, 4
+    service = FakeService(seed=1, calls_per_minute=None)
+    sends: list[float] = []
+
+    class Uneven(FakeTransport):
+        async def send(self, request: HttpRequest) -> HttpResponse:
+            if "queryByDay" in request.url:
+                sends.append(time.monotonic())
+                await asyncio.sleep(rng.choice([0.0, 0.0, 0.08]))
+            return await super().send(request)
+
+    client = _client(service, transport=Uneven(service), calls_per_minute=limit, max_in_flight=2)
+    client._limiter = RateLimiter(limit, window, margin=0.02)  # absorbs timer wake-up lag
+    async with client:
+        await client.token_provider.token()
+        await client.run_many([QueryByDay(START) for _ in range(16)], concurrency=16)
+    busiest = max(sum(1 for t in sends if start <= t < start + window - 1e-3) for start in sends)
+    assert len(sends) == 16
+    assert busiest <= limit
+
+
 async def test_in_flight_bound() -> None:
     service = FakeService(seed=1)
     peak = 0

@@ -315,9 +315,11 @@ class MeetingClient:
             if attempt > 1:
                 t0 = self._clock()
             try:
-                if self._limiter is not None:
-                    await self._limiter.acquire(endpoint)
                 async with self._in_flight:
+                    # The slot is taken once a permit is held, so that a wait for a permit
+                    # cannot push sends closer together than the window the server counts.
+                    if self._limiter is not None:
+                        await self._limiter.acquire(endpoint)
                     token = self._tokens.peek() or await self._tokens.token()
                     http = HttpRequest(
                         "POST",
