@@ -381,11 +381,7 @@ class MeetingClient:
                 rand=self._random(),
             )
             if delay is None:
-                if (
-                    not safe
-                    and not isinstance(error, RateLimitError)
-                    and error_may_have_acted(error)
-                ):
+                if not safe and error_may_have_acted(error):
                     raise OutcomeUnknownError(
                         f"the outcome is unknown ({error}); look for the meeting with "
                         "find_existing() before sending it again",
@@ -452,8 +448,14 @@ class MeetingClient:
         await self.aclose()
 
 
-def error_may_have_acted(error: YzjError) -> bool:
-    """Whether the server may have carried out the request that ended in ``error``."""
+def error_may_have_acted(error: BaseException) -> bool:
+    """Whether the server may have carried out the request that ended in ``error``.
+
+    Only the SDK's own errors say so; anything else (cancellation included) is taken as
+    "it may have": the safe answer for a write.
+    """
+    if not isinstance(error, YzjError):
+        return True
     if isinstance(error, TransportError):
         return error.may_have_reached_server
     return isinstance(error, ProtocolError)

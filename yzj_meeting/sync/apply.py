@@ -16,8 +16,8 @@ import attrs
 
 from .._convert import from_ms
 from ..bulk import Outcome, Progress
-from ..client import MeetingClient
-from ..errors import ApiError, TransportError, ValidationError
+from ..client import MeetingClient, error_may_have_acted
+from ..errors import ValidationError
 from ..models import (
     BatchCancel,
     BatchModify,
@@ -171,13 +171,6 @@ class _Item:
         return await self.run(self.action)
 
 
-def _did_nothing(error: BaseException) -> bool:
-    """Whether the call that raised ``error`` provably left the service unchanged."""
-    if isinstance(error, ApiError | ValidationError):
-        return True  # refused by the server, or never sent
-    return isinstance(error, TransportError) and not error.may_have_reached_server
-
-
 class _Runner:
     def __init__(self, client: MeetingClient, journal: Journal, prune: bool, mapped: set[str]):
         self.client = client
@@ -224,7 +217,7 @@ class _Runner:
         try:
             answer = await send
         except BaseException as exc:
-            if _did_nothing(exc):
+            if not error_may_have_acted(exc):
                 await self.journal.failed(key)
             # Otherwise the call may have been carried out: the intent stays, in doubt.
             raise
