@@ -11,8 +11,34 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
 
-__all__ = ["RateLimiter"]
+__all__ = ["Limiter", "RateLimiter"]
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What ``MeetingClient`` asks of a quota: the seam for a limiter shared across processes.
+
+    The quota is counted per ``(tenant, interface)``: ``tenant`` names the credentials (the eid,
+    or the app id), ``interface`` the endpoint (token endpoints included).
+    """
+
+    async def acquire(self, tenant: str, interface: str) -> object:
+        """Wait until one call may start; answer its slot (opaque)."""
+        ...
+
+    def give_back(self, slot: object) -> None:
+        """The call holding ``slot`` never left (cancelled before sending): free the slot."""
+        ...
+
+    def pause(self, tenant: str, interface: str, seconds: float) -> None:
+        """The server throttled: grant nothing for ``(tenant, interface)`` for ``seconds``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and background work."""
+        ...
 
 
 class RateLimiter:
