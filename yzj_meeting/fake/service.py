@@ -443,6 +443,11 @@ class FakeService:
         """``meetingStatus`` as queryByDay would report it now: 0 open, 1 done, 2 cancelled."""
         return self.store.status(self.meetings[meeting_id], int(self.clock() * 1000))
 
+    @property
+    def change_log(self) -> ChangeLog | None:
+        """The change log at ``persist_path`` (``None`` without one)."""
+        return self._log
+
     def catch_up(self) -> None:
         """Apply the changes other processes appended to ``persist_path`` (calls do this)."""
         if self._log is not None:
