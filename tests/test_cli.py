@@ -339,7 +339,7 @@ def test_serve_fake_subprocess(tmp_path: Path) -> None:
         env = {"YZJ_EID": "any", "YZJ_SECRET": "any", "YZJ_BASE_URL": match.group(0)}
         result = invoke("sync", str(schedule(tmp_path / "s.json", "Served")), "--json", env=env)
         assert result.exit_code == 0, result.output
-        assert "Served" in state.read_text(encoding="utf-8")
+        assert "Served" in json.dumps(FakeService.load(state).snapshot(), ensure_ascii=False)
     finally:
         proc.terminate()
         try:
