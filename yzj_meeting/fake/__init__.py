@@ -3,6 +3,11 @@
 ``FakeService`` is the service model (no I/O), ``FakeTransport`` serves it in-process to a
 ``MeetingClient``, and ``yzj_meeting.fake.server`` serves it over HTTP
 (``python -m yzj_meeting.fake --port 8080``).
+
+Modules, by concern (as moto splits responses from models): ``service`` (the request
+pipeline), ``wire`` (route table, field readers, envelope, rendering), ``store`` (meetings,
+series, the by-day index, the domain rules), ``tokens``, ``faults``, ``persist`` (the SQLite
+change log behind ``persist_path``), ``codes``, ``calendar``, ``transport``, ``server``.
 """
 
 from .service import (

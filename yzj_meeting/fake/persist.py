@@ -179,9 +179,10 @@ class ChangeLog:
             yield  # nothing to catch up with; the file is made by the first change
             changed = store.take_changes()
             if changed:
-                self.connection = _connect(self.path)
-                with self._transaction(self.connection):
-                    self._append(self.connection, changed)
+                db = self.connection = _connect(self.path)
+                with self._transaction(db):
+                    self.catch_up(store)  # another process may have made the file meanwhile
+                    self._append(db, changed)
             return
         if db is None:
             db = self.connection = _connect(self.path)
