@@ -60,7 +60,7 @@ async def test_create_round_trip_survives_reopening(journal: Journal) -> None:
 
     await journal.succeeded("a", ["m-1"])
     assert raw_pending(journal.path, "a") is None
-    async with await Journal.open(journal.path, TARGET) as again:
+    async with await Journal.open(journal.path, TARGET, readonly=True) as again:  # (locked)
         row = (await again.rows())["a"]
     assert row.meeting_id == "m-1"
     assert row.ids == ("m-1",)

@@ -29,7 +29,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -37,9 +37,11 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from ..errors import YzjError
+from .._urls import canonical_base_url
+from ..errors import ValidationError, YzjError
+from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
 
-__all__ = ["Intent", "Journal", "JournalError", "JournalRow", "target_name"]
+__all__ = ["Intent", "Journal", "JournalError", "JournalRow", "canonical_target", "target_name"]
 
 T = TypeVar("T")
 
@@ -76,8 +78,24 @@ class JournalError(YzjError):
 
 
 def target_name(base_url: str, eid: str | None) -> str:
-    """The namespace of a target: two targets never share journal rows."""
-    return f"{base_url.rstrip('/')}#{eid or ''}"
+    """The namespace of a target: two targets never share journal rows, and every spelling
+    of one base URL (``canonical_base_url``) names the same target.
+
+    Raises ``ValidationError`` naming ``base_url`` when it is not an http(s) URL.
+    """
+    return f"{canonical_base_url(base_url)}#{eid or ''}"
+
+
+def canonical_target(name: str) -> str:
+    """``name`` (``base_url#eid``) with its URL in the canonical spelling; a name that is not
+    of that form is returned unchanged."""
+    url, sep, eid = name.rpartition("#")
+    if not sep:
+        return name
+    try:
+        return f"{canonical_base_url(url)}#{eid}"
+    except ValidationError:
+        return name
 
 
 @attrs.frozen
@@ -188,18 +206,49 @@ class Journal:
 
     Open it with ``await Journal.open(path, target)`` and close it with ``await aclose()``
     (or ``async with``). Each method is one transaction, run in the journal's own thread.
+
+    While open, the journal holds its directory's state lock (``StateLock``): a second writer
+    waits up to ``lock_timeout`` seconds, then gets ``StateLocked``. ``readonly=True`` (a dry
+    run) takes no lock, creates nothing and writes nothing.
+
+    ``target`` is ``target_name(base_url, eid)``; rows written under another spelling of the
+    same base URL (an older version's ``http://host:80/``) are moved to it on open.
     """
 
-    def __init__(self, path: str | os.PathLike[str], target: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        target: str,
+        *,
+        readonly: bool = False,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
         self.path = os.fspath(path)
-        self.target = target
+        self.target = canonical_target(target)
+        self.readonly = readonly
+        self._targets: tuple[str, ...] = (self.target,)  # read under these names
+        self._lock = (
+            StateLock(Path(self.path).parent, lock_timeout)
+            if lock_timeout is not None and not readonly
+            else None
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yzj-journal")
         self._db: sqlite3.Connection | None = None
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], target: str) -> Journal:
-        """Open (creating if needed) the journal file at ``path`` for ``target``."""
-        journal = cls(path, target)
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        target: str,
+        *,
+        readonly: bool = False,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> Journal:
+        """Open the journal file at ``path`` for ``target`` (creating it unless ``readonly``).
+
+        ``lock_timeout=None`` takes no lock (the caller holds it).
+        """
+        journal = cls(path, target, readonly=readonly, lock_timeout=lock_timeout)
         try:
             await journal._run(journal._connect)
         except BaseException:
@@ -208,8 +257,8 @@ class Journal:
         return journal
 
     async def aclose(self) -> None:
-        """Close the connection and stop the worker thread."""
-        if self._db is not None:
+        """Close the connection, give the lock back and stop the worker thread."""
+        if self._db is not None or (self._lock is not None and self._lock.held):
             await self._run(self._disconnect)
         self._executor.shutdown(wait=False)
 
@@ -230,18 +279,15 @@ class Journal:
     # --- in the worker thread ---
 
     def _connect(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        if self.readonly:
+            uri = Path(self.path).absolute().as_uri() + "?mode=ro"
+            db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+        else:
+            if self._lock is not None:
+                self._lock.acquire()
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
-                raise JournalError(
-                    f"{self.path}: journal format {version} is not supported by this version"
-                )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            self._prepare(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise JournalError(f"{self.path}: not a usable journal: {exc}") from None
@@ -250,15 +296,64 @@ class Journal:
             raise
         self._db = db
 
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, _SCHEMA_VERSION):
+            raise JournalError(
+                f"{self.path}: journal format {version} is not supported by this version"
+            )
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        elif version == 0:
+            db.executescript(_SCHEMA.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        self._adopt_spellings(db)
+
+    def _adopt_spellings(self, db: sqlite3.Connection) -> None:
+        """Find rows stored under other spellings of this target; move them to it (one
+        transaction) unless read-only. A key present under both keeps the canonical row and
+        the other is left where it was (never deleted)."""
+        names = [name for (name,) in db.execute("SELECT DISTINCT target FROM entries")]
+        aliases = [n for n in names if n != self.target and canonical_target(n) == self.target]
+        if not aliases:
+            return
+        if self.readonly:
+            self._targets = (*aliases, self.target)  # the canonical rows read last, so win
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for alias in aliases:
+                db.execute(
+                    "UPDATE OR IGNORE entries SET target = ? WHERE target = ?", (self.target, alias)
+                )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def _disconnect(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._lock is not None:
+            self._lock.release()
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise JournalError("the journal is closed")
         return self._db
+
+    def _writable(self) -> sqlite3.Connection:
+        if self.readonly:
+            raise JournalError("the journal is open read-only")
+        return self._conn()
+
+    def _where(self) -> tuple[str, tuple[str, ...]]:
+        """The ``WHERE`` clause that selects this target's rows, and its parameters."""
+        marks = ", ".join("?" * len(self._targets))
+        return f"target IN ({marks})", self._targets
 
     def _get(self, db: sqlite3.Connection, key: str) -> JournalRow | None:
         found = db.execute(
@@ -293,7 +388,7 @@ class Journal:
 
     def _change(self, key: str, change: Callable[[JournalRow | None], JournalRow | None]) -> None:
         """Read-modify-write one key in one transaction (``None`` deletes the row)."""
-        db = self._conn()
+        db = self._writable()
         db.execute("BEGIN IMMEDIATE")
         try:
             new = change(self._get(db, key))
@@ -312,8 +407,9 @@ class Journal:
         """Every key of this target and what the journal knows about it."""
 
         def read() -> dict[str, JournalRow]:
+            where, params = self._where()
             cursor = self._conn().execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE target = ? ORDER BY key", (self.target,)
+                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY key", params
             )
             return {values[0]: _row(values) for values in cursor}
 
@@ -328,15 +424,39 @@ class Journal:
 
         def read() -> set[str]:
             ids: set[str] = set()
-            for (text,) in self._conn().execute(
-                "SELECT ids FROM entries WHERE target = ?", (self.target,)
-            ):
+            where, params = self._where()
+            for (text,) in self._conn().execute(f"SELECT ids FROM entries WHERE {where}", params):
                 ids.update(json.loads(text))
             return ids
 
         return await self._run(read)
 
     # --- intents and outcomes ---
+
+    async def refresh_fingerprints(self, changes: Mapping[str, tuple[str, str]]) -> int:
+        """Rewrite fingerprints in one transaction: ``{key: (old, new)}``, for keys whose
+        recorded ``old`` one (a legacy format) stands for the same meeting as ``new``. A row
+        changed since it was read (another fingerprint, or a pending call) is left alone.
+        Returns how many rows were rewritten."""
+
+        def write() -> int:
+            db = self._writable()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = 0
+                for key, (old, new) in changes.items():
+                    done += db.execute(
+                        "UPDATE entries SET fingerprint = ? WHERE target = ? AND key = ? "
+                        "AND fingerprint = ? AND pending IS NULL",
+                        (new, self.target, key, old),
+                    ).rowcount
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return done
+
+        return await self._run(write) if changes else 0
 
     async def begin(self, key: str, intent: Intent) -> None:
         """Record ``intent`` for ``key`` (committed) before its call is sent.
