@@ -252,16 +252,39 @@ def test_create_day_cancel_and_a_failed_item_exits_1(tmp_path: Path) -> None:
     assert "cancelled" in failed.stderr
 
 
-def test_a_second_sync_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+def test_a_second_writer_on_the_same_state_dir_waits_then_is_refused(tmp_path: Path) -> None:
     path = schedule(tmp_path / "s.json", "A")
     state = tmp_path / ".yzj-meeting"
     state.mkdir()
+    create_args = (
+        "create", "--openid", OWNER, "--title", "T",
+        "--start", "2026-12-01T15:00:00+08:00", "--end", "2026-12-01T16:00:00+08:00",
+    )  # fmt: skip
     with open(state / "lock", "a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        result = invoke("sync", str(path), "--json")
-    assert result.exit_code == 1
-    assert "another sync" in result.stderr
-    assert result.stdout == ""
+        result = invoke("sync", str(path), "--json", "--lock-timeout", "0.2")
+        created = invoke(*create_args, "--lock-timeout", "0.2")  # writes the emulator too
+        cancelled = invoke("cancel", "x" * 24, "--openid", OWNER, "--lock-timeout", "0")
+    for refused in (result, created, cancelled):
+        assert refused.exit_code == 2
+        assert refused.stdout == ""
+        (line,) = [x for x in refused.stderr.splitlines() if "no credentials" not in x]
+        assert "in use by another sync" in line
+        assert "Traceback" not in refused.output
+    assert not (state / "journal.sqlite3").exists()
+    assert not (state / "emulator.json").exists()
+
+    # A lock given back while the command waits: it goes ahead.
+    held = open(state / "lock", "a+")  # noqa: SIM115 - closed by the timer
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    timer = threading.Timer(0.3, held.close)
+    timer.start()
+    try:
+        waited = invoke("sync", str(path), "--json", "--lock-timeout", "20")
+    finally:
+        timer.join()
+    assert waited.exit_code == 0, waited.output
+    assert one_json(waited)["created"] == 1
 
 
 # --- against a service over HTTP, with credentials ---
