@@ -346,6 +346,33 @@ def test_credentials_from_env_and_flags_never_print_the_secret(
     assert one_json(invoke("sync", str(path), "--json", "--dry-run"))["created"] == 2
 
 
+def test_three_spellings_of_the_base_url_are_one_target(
+    tmp_path: Path, http_service: tuple[FakeService, str]
+) -> None:
+    service, url = http_service
+    path = schedule(tmp_path / "s.json", "A", "B")
+    host_port = url.removeprefix("http://")
+    spellings = [f"{url}/", f"HTTP://{host_port.upper()}", f"{url}//"]
+    results = [
+        invoke("sync", str(path), "--json", "--eid", "e1", "--secret", SECRET, "--base-url", u)
+        for u in spellings
+    ]
+    assert [r.exit_code for r in results] == [0, 0, 0], [r.output for r in results]
+    assert [one_json(r)["created"] for r in results] == [2, 0, 0]
+    assert [one_json(r)["unchanged"] for r in results] == [0, 2, 2]
+    assert len(service.meetings) == 2
+
+
+@pytest.mark.parametrize("url", ["http://", "http://127.0.0.1:notaport", "127.0.0.1:8080"])
+def test_a_malformed_base_url_is_a_usage_error(tmp_path: Path, url: str) -> None:
+    path = schedule(tmp_path / "s.json", "A")
+    result = invoke("sync", str(path), "--eid", "e", "--secret", "x", "--base-url", url)
+    assert result.exit_code == 2
+    assert "--base-url" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / ".yzj-meeting").exists()
+
+
 def test_serve_fake_subprocess(tmp_path: Path) -> None:
     state = tmp_path / "served.json"
     proc = subprocess.Popen(
