@@ -93,9 +93,7 @@ def _run_sync(
         def report(p: SyncProgress) -> None:
             progress.update(task, completed=p.done, total=p.total, failed=p.failed)
 
-        return run(
-            target.sync(entries, prune=prune, concurrency=concurrency, on_progress=report)
-        )
+        return run(target.sync(entries, prune=prune, concurrency=concurrency, on_progress=report))
 
 
 def show_plan(actions: Sequence[Action]) -> None:

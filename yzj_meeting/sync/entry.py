@@ -212,9 +212,7 @@ Record = tuple[int | None, Any, frozenset[str]]
 """What a format reader yields: the line, the record, the fields already reported missing."""
 
 
-def collect_entries(
-    records: Iterable[Record], path: str, problems: list[Problem]
-) -> list[Entry]:
+def collect_entries(records: Iterable[Record], path: str, problems: list[Problem]) -> list[Entry]:
     """The entries of ``records``; each problem (and each duplicate key) added to ``problems``."""
     entries: list[Entry] = []
     seen: dict[str, int | None] = {}

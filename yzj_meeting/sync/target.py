@@ -162,9 +162,7 @@ def resolve_target(
     base_url = base_url or env.get("YZJ_BASE_URL") or None
     directory = Path(state_dir or env.get("YZJ_STATE_DIR") or DEFAULT_STATE_DIR)
     if not (eid or secret or base_url):
-        return Target(
-            EMULATOR_BASE_URL, EMULATOR_EID, EMULATOR_EID, directory, True, lock_timeout
-        )
+        return Target(EMULATOR_BASE_URL, EMULATOR_EID, EMULATOR_EID, directory, True, lock_timeout)
     missing = [name for name, value in (("eid", eid), ("secret", secret)) if not value]
     if missing or eid is None or secret is None:
         raise IncompleteCredentials(missing)
