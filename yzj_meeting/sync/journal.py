@@ -25,6 +25,8 @@ thread that owns the connection, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -33,19 +35,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from .._urls import canonical_base_url
 from ..errors import ValidationError, YzjError
 from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
+from .rows import Intent, JournalRow, applied
 
 __all__ = ["Intent", "Journal", "JournalError", "JournalRow", "canonical_target", "target_name"]
 
 T = TypeVar("T")
 
-Op = Literal["create", "modify", "cancel"]
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -98,80 +100,9 @@ def canonical_target(name: str) -> str:
         return name
 
 
-@attrs.frozen
-class Intent:
-    """A call about to be sent for a key, as the journal records it before sending.
-
-    For a create or modify it describes the meeting the call leaves behind: its
-    ``fingerprint``, ``attendees``, creator, title and times (epoch ms).
-    """
-
-    op: Op
-    fingerprint: str | None = None
-    attendees: tuple[str, ...] = ()
-    openid: str | None = None
-    title: str | None = None
-    start: int | None = None
-    end: int | None = None
-    series: bool = False
-    meeting_type: str | None = None
-
-    def to_json(self) -> str:
-        """The intent as stored."""
-        return json.dumps(
-            {**attrs.asdict(self), "attendees": list(self.attendees)}, ensure_ascii=False
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Intent:
-        """An intent as stored."""
-        data = json.loads(text)
-        data["attendees"] = tuple(data.get("attendees") or ())
-        return cls(**data)
-
-
-@attrs.frozen
-class JournalRow:
-    """What the journal knows about one key."""
-
-    key: str
-    series: bool
-    openid: str
-    meeting_type: str | None
-    meeting_id: str | None
-    ids: tuple[str, ...]
-    fingerprint: str | None
-    attendees: tuple[str, ...]
-    maybe_attendees: tuple[str, ...] | None
-    starts: tuple[int, ...]
-    pending: Op | None
-    intent: Intent | None
-
-    @property
-    def in_doubt(self) -> bool:
-        """A create or cancel was sent and its outcome is unknown: look before acting."""
-        return self.pending in ("create", "cancel")
-
-    def settled(self) -> JournalRow:
-        """This row with an unconfirmed modify folded in: either content may be on the server."""
-        if self.pending != "modify" or self.intent is None:
-            return self
-        new = self.intent.attendees
-        sure = tuple(a for a in self.attendees if a in set(new))
-        maybe = tuple(dict.fromkeys((*(self.maybe_attendees or self.attendees), *new)))
-        starts = self.starts
-        if self.intent.start is not None and self.intent.start not in starts:
-            starts = (*starts, self.intent.start)
-        return attrs.evolve(
-            self,
-            fingerprint=None,
-            attendees=sure,
-            maybe_attendees=maybe if maybe != sure else None,
-            starts=starts,
-            pending=None,
-            intent=None,
-        )
-
+Change = Callable[[JournalRow | None], JournalRow | None]
+"""A step on one key's row: the new row from the old (``None``: no row / delete it)."""
+_Write = tuple[str, Change, "asyncio.Future[None]"]
 
 _COLUMNS = (
     "key, series, openid, meeting_type, meeting_id, ids, fingerprint, attendees, "
@@ -234,6 +165,8 @@ class Journal:
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yzj-journal")
         self._db: sqlite3.Connection | None = None
+        self._queue: list[_Write] = []
+        self._flusher: asyncio.Future[None] | None = None
 
     @classmethod
     async def open(
@@ -258,6 +191,9 @@ class Journal:
 
     async def aclose(self) -> None:
         """Close the connection, give the lock back and stop the worker thread."""
+        if self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(BaseException):  # each writer got its own outcome
+                await self._flusher
         if self._db is not None or (self._lock is not None and self._lock.held):
             await self._run(self._disconnect)
         self._executor.shutdown(wait=False)
@@ -386,20 +322,72 @@ class Journal:
     def _delete(self, db: sqlite3.Connection, key: str) -> None:
         db.execute("DELETE FROM entries WHERE target = ? AND key = ?", (self.target, key))
 
-    def _change(self, key: str, change: Callable[[JournalRow | None], JournalRow | None]) -> None:
-        """Read-modify-write one key in one transaction (``None`` deletes the row)."""
+    def _change_many(self, batch: Sequence[_Write]) -> list[Exception | None]:
+        """Read-modify-write each key of ``batch`` in turn, all in one transaction; a change
+        that raises is undone alone (a savepoint) and its error returned in its place."""
         db = self._writable()
+        outcomes: list[Exception | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            new = change(self._get(db, key))
-            if new is None:
-                self._delete(db, key)
-            else:
-                self._put(db, new)
+            for key, change, _ in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    new = change(self._get(db, key))
+                    if new is None:
+                        self._delete(db, key)
+                    else:
+                        self._put(db, new)
+                except Exception as exc:
+                    db.execute("ROLLBACK TO one")
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+                db.execute("RELEASE one")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return outcomes
+
+    # --- writing: group commit ---
+
+    async def _write(self, key: str, change: Change) -> None:
+        """Apply ``change`` to ``key``; returns once it is committed.
+
+        Writes that arrive while a commit is in progress are committed together in the next
+        transaction (group commit): with many keys in flight each commit carries many steps,
+        yet no caller goes on before its own step is durable, and no transaction is ever
+        open across a call to the service.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, change, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes = await self._run(functools.partial(self._change_many, batch))
+            except BaseException as exc:
+                for _, _, done in batch:
+                    if done.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        done.set_exception(exc)
+                    else:
+                        done.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, done), error in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue  # the caller was cancelled: the step is committed all the same
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
     # --- reading ---
 
@@ -492,7 +480,7 @@ class Journal:
                 raise JournalError(f"{key!r}: no meeting to {intent.op}")
             return attrs.evolve(row.settled(), pending=intent.op, intent=intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def succeeded(self, key: str, ids: Sequence[str] = ()) -> None:
         """Record that the pending call of ``key`` was carried out.
@@ -511,9 +499,9 @@ class Journal:
                 if not ids:
                     raise JournalError(f"{key!r}: a create outcome needs the meeting id")
                 row = attrs.evolve(row, meeting_id=ids[0], ids=tuple(ids))
-            return _applied(row, intent)
+            return applied(row, intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def failed(self, key: str) -> None:
         """Record that the pending call of ``key`` provably did nothing (the server refused)."""
@@ -525,7 +513,7 @@ class Journal:
                 return None
             return attrs.evolve(row, pending=None, intent=None)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def adopt(self, key: str, meeting_id: str) -> None:
         """Resolve an in-doubt create: the lost call did create ``meeting_id``.
@@ -537,13 +525,13 @@ class Journal:
         def change(row: JournalRow | None) -> JournalRow:
             if row is None or row.pending != "create" or row.intent is None:
                 raise JournalError(f"{key!r}: no create in doubt")
-            return _applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
+            return applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def forget(self, key: str) -> None:
         """Drop ``key``: its create never happened, or its meeting is gone."""
-        await self._run(lambda: self._change(key, lambda row: None))
+        await self._write(key, lambda row: None)
 
     async def resume(self, key: str) -> None:
         """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
@@ -553,20 +541,4 @@ class Journal:
                 raise JournalError(f"{key!r}: no cancel in doubt")
             return attrs.evolve(row, pending=None, intent=None)
 
-        await self._run(lambda: self._change(key, change))
-
-
-def _applied(row: JournalRow, intent: Intent) -> JournalRow:
-    """``row`` once ``intent`` (a create or modify) is known to be on the server."""
-    return attrs.evolve(
-        row,
-        openid=intent.openid or row.openid,
-        meeting_type=intent.meeting_type,
-        series=intent.series,
-        fingerprint=intent.fingerprint,
-        attendees=intent.attendees,
-        maybe_attendees=None,
-        starts=(intent.start,) if intent.start is not None else row.starts,
-        pending=None,
-        intent=None,
-    )
+        await self._write(key, change)
