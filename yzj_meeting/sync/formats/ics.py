@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -58,31 +58,26 @@ _ICS_WORKDAYS = ["MO", "TU", "WE", "TH", "FR"]
 _ICS_REMINDERS = {timedelta(0): 0, timedelta(minutes=-15): 15, timedelta(hours=-1): 60}
 
 
+_ICS_TEXTS = {
+    "UID": "key",
+    "SUMMARY": "title",
+    "DESCRIPTION": "content",
+    "LOCATION": "place",
+    "X-YZJ-ROOM-ID": "room_id",
+    "X-YZJ-TYPE": "type",
+    "X-YZJ-IMPORTANT": "important",
+    "X-YZJ-MINUTES-REQUIRED": "minutes_required",
+}
+
+
 def _ics_event(event: Any, found: list[_IcsProblem]) -> dict[str, Any]:
     """The schedule fields of one VEVENT; what cannot be mapped is added to ``found``."""
     record: dict[str, Any] = {}
-
-    def attempt(step: Callable[[], None]) -> None:
-        try:
-            step()
-        except _IcsProblem as problem:
-            found.append(problem)
-
     if "RECURRENCE-ID" in event:
         found.append(
             _IcsProblem("repeat", "a changed single occurrence (RECURRENCE-ID) is not supported")
         )
-    texts = {
-        "UID": "key",
-        "SUMMARY": "title",
-        "DESCRIPTION": "content",
-        "LOCATION": "place",
-        "X-YZJ-ROOM-ID": "room_id",
-        "X-YZJ-TYPE": "type",
-        "X-YZJ-IMPORTANT": "important",
-        "X-YZJ-MINUTES-REQUIRED": "minutes_required",
-    }
-    for name, field in texts.items():
+    for name, field in _ICS_TEXTS.items():
         if name in event:
             record[field] = str(event[name])
     if "ORGANIZER" in event:
@@ -91,34 +86,40 @@ def _ics_event(event: Any, found: list[_IcsProblem]) -> dict[str, Any]:
     if attendees is not None:
         items = attendees if isinstance(attendees, list) else [attendees]
         record["attendees"] = [_ics_oid(a) for a in items]
-
-    def start() -> None:
-        if "DTSTART" in event:
-            record["start"] = _ics_time(event, "DTSTART", "start").isoformat()
-
-    def end() -> None:
-        if "DTEND" in event:
-            record["end"] = _ics_time(event, "DTEND", "end").isoformat()
-        elif "DURATION" in event and "start" in record:
-            begin = datetime.fromisoformat(record["start"])
-            record["end"] = (begin + event.decoded("DURATION")).isoformat()
-
-    def reminder() -> None:
-        for alarm in event.walk("VALARM"):
-            trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
-            if not isinstance(trigger, timedelta) or trigger not in _ICS_REMINDERS:
-                raise _IcsProblem(
-                    "reminder", "a VALARM must trigger 0, 15 or 60 minutes before the start"
-                )
-            record["reminder"] = _ICS_REMINDERS[trigger]
-
-    def repeat() -> None:
-        if "RRULE" in event:
-            record["repeat"], record["repeat_until"] = _ics_rule(event["RRULE"])
-
-    for step in (start, end, reminder, repeat):
-        attempt(step)
+    for step in (_ics_start, _ics_end, _ics_reminder, _ics_repeat):
+        try:
+            step(event, record)
+        except _IcsProblem as problem:
+            found.append(problem)
     return record
+
+
+def _ics_start(event: Any, record: dict[str, Any]) -> None:
+    if "DTSTART" in event:
+        record["start"] = _ics_time(event, "DTSTART", "start").isoformat()
+
+
+def _ics_end(event: Any, record: dict[str, Any]) -> None:
+    if "DTEND" in event:
+        record["end"] = _ics_time(event, "DTEND", "end").isoformat()
+    elif "DURATION" in event and "start" in record:
+        begin = datetime.fromisoformat(record["start"])
+        record["end"] = (begin + event.decoded("DURATION")).isoformat()
+
+
+def _ics_reminder(event: Any, record: dict[str, Any]) -> None:
+    for alarm in event.walk("VALARM"):
+        trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
+        if not isinstance(trigger, timedelta) or trigger not in _ICS_REMINDERS:
+            raise _IcsProblem(
+                "reminder", "a VALARM must trigger 0, 15 or 60 minutes before the start"
+            )
+        record["reminder"] = _ICS_REMINDERS[trigger]
+
+
+def _ics_repeat(event: Any, record: dict[str, Any]) -> None:
+    if "RRULE" in event:
+        record["repeat"], record["repeat_until"] = _ics_rule(event["RRULE"])
 
 
 def _ics_oid(address: Any) -> str:
