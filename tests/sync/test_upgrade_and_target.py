@@ -3,8 +3,12 @@ dry run from the library, and readers and planning that stay linear in the sched
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -219,3 +223,30 @@ def test_planning_looks_each_key_up_once() -> None:
 async def test_plan_sync_without_a_journal() -> None:
     actions = await plan_sync(None, entries(*SCHEDULE))
     assert [a.kind.value for a in actions] == ["create"] * 3
+
+
+def test_the_python_example_runs_on_the_emulator(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "sync_from_python.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YZJ_")}
+    runs = [
+        subprocess.run(
+            [sys.executable, str(example), str(tmp_path / "state")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+    total = len(json.loads(example.with_name("schedule.json").read_text("utf-8"))["meetings"])
+    counts = [
+        {
+            line.split(":")[0]: ast.literal_eval(line.split(":", 1)[1])
+            for line in r.stdout.splitlines()
+        }
+        for r in runs
+    ]
+    assert counts[0]["would do"]["created"] == counts[0]["done"]["created"] == total
+    assert counts[1]["would do"]["unchanged"] == counts[1]["done"]["unchanged"] == total
+    assert counts[1]["done"]["created"] == counts[1]["done"]["modified"] == 0
