@@ -5,8 +5,9 @@ all ids), the fingerprint and the attendees of what was last synced, and at most
 intent*: a call that was about to be sent and whose outcome is not recorded yet.
 
 The rule that makes a sync safe to kill at any instant: the intent is committed before the call
-is sent and the outcome after the answer; both are single transactions. So after a crash a key
-is in one of three states, each handled on the next run:
+is sent and the outcome after the answer, each atomically (steps of keys in flight at once may
+share one transaction; none is ever open across a call). So after a crash a key is in one of
+three states, each handled on the next run:
 
 - no intent: the journal is exact;
 - intent ``create`` without outcome: the meeting may or may not exist. It is *in doubt*, and
@@ -136,7 +137,8 @@ class Journal:
     """The sync journal of one target in one SQLite file.
 
     Open it with ``await Journal.open(path, target)`` and close it with ``await aclose()``
-    (or ``async with``). Each method is one transaction, run in the journal's own thread.
+    (or ``async with``). Each step is committed before its method returns, in the journal's
+    own thread; steps of many keys in flight at once share a transaction (group commit).
 
     While open, the journal holds its directory's state lock (``StateLock``): a second writer
     waits up to ``lock_timeout`` seconds, then gets ``StateLocked``. ``readonly=True`` (a dry
