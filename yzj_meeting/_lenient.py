@@ -28,10 +28,10 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .errors import ProtocolError
+from .errors import ProtocolError, ValidationError
 from .models import SHANGHAI
 
-__all__ = ["Page", "read_answer", "read_bool", "read_page", "wire_names"]
+__all__ = ["Page", "read_answer", "read_bool", "read_page", "read_request", "wire_names"]
 
 T = TypeVar("T")
 log = logging.getLogger("yzj_meeting")
@@ -291,3 +291,27 @@ def read_page(
         except _Unreadable as exc:
             log.warning("answer item dropped: %s", exc)
     return Page(items, received=len(data))
+
+
+def read_request(cls: type[T], body: Any) -> T:
+    """A request body (wire names, ms, numeric strings accepted) as request model ``cls``:
+    for the emulator and the sample tests. Bad input is a ``ValidationError`` naming the field
+    (the wire name when the value cannot be read, the model's when it breaks a rule)."""
+    if type(body) is not dict:
+        raise ValidationError("body", f"must be a JSON object, got {type(body).__name__}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    problem: tuple[str, str] | None = None
+    for field in attrs.fields(typing.cast(Any, cls)):
+        wire = wire_names(field)[0]
+        raw = body.get(wire)
+        if raw is None:
+            continue
+        try:
+            values[field.name] = _reader_for(hints[field.name], wire)(raw)
+        except _Odd as exc:
+            problem = (wire, str(exc))
+            break
+    if problem is not None:
+        raise ValidationError(*problem)
+    return cls(**values)
