@@ -75,8 +75,9 @@ async def test_limiter_falls_back_then_shares_again(
     local = [await limiter.acquire("17717", "meeting/create") for _ in range(12)]
     assert all(slot.starts_at is None for slot in local)  # granted in process, none failed
     assert limiter.fallback_calls == 10
-    # The in-process share is a quarter of the quota: the 11th and 12th local grants waited.
-    assert len(waits) == 2
+    # The in-process share is a quarter of the quota: the first ten went at once, the 11th
+    # waited for the window (and the 12th, started after that wait, found room).
+    assert len(waits) == 1
     unreachable = _warnings(caplog, "Redis unreachable")
     assert len(unreachable) == 1  # rate-limited: once, not once per call
     assert "10 calls per 1 s" in unreachable[0]
