@@ -83,7 +83,7 @@ local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
 local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then at = math.max(at, tonumber(last[2])) end
+if last[2] then at = math.max(at, tonumber(last[2]) + tonumber(ARGV[4])) end
 if redis.call('ZCARD', KEYS[1]) >= calls then
   local back = redis.call('ZRANGE', KEYS[1], -calls, -calls, 'WITHSCORES')
   at = math.max(at, tonumber(back[2]) + window)
@@ -345,6 +345,9 @@ class RedisRateLimiter:
 
     ``margin`` is added to the window (as ``RateLimiter`` does) so that unequal delays between a
     grant and the server cannot put two grants one window apart into the same server window.
+    ``spread`` also keeps grants ``(window + margin) / calls`` apart: an even flow instead of
+    bursts of ``calls`` at once, so that no burst queues at the server and delays stay even (a
+    small ``margin`` then suffices).
     While Redis is unreachable each process limits itself to ``fallback_calls`` per window
     (default ``calls // 4``: four processes stay within the quota), logging a WARNING at most
     every ``warn_every`` seconds; Redis is tried again ``retry`` seconds after a failure.
@@ -358,6 +361,7 @@ class RedisRateLimiter:
         window: float = 60.0,
         prefix: str = "yzj",
         margin: float = 0.5,
+        spread: bool = False,
         fallback_calls: int | None = None,
         retry: float = 1.0,
         warn_every: float = 60.0,
@@ -371,6 +375,7 @@ class RedisRateLimiter:
         self.calls = calls
         self.window = window
         self._window_us = round((window + margin) * 1_000_000)
+        self._spacing_us = self._window_us // calls if spread else 0
         self._prefix = prefix
         self._sleep = sleep
         self._acquire = redis.register_script(ACQUIRE_SCRIPT)
@@ -408,7 +413,8 @@ class RedisRateLimiter:
             member = uuid.uuid4().hex
             try:
                 answer = await self._acquire(
-                    keys=[grants, paused], args=[self.calls, self._window_us, member]
+                    keys=[grants, paused],
+                    args=[self.calls, self._window_us, member, self._spacing_us],
                 )
             except _DOWN as exc:
                 self.health.failed(exc)

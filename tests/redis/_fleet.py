@@ -1,9 +1,11 @@
 """``python -m tests.redis._fleet JSON``: one process of a fleet sharing Redis, for the tests.
 
 JSON: ``redis`` (URL), ``base_url`` (the emulator), ``calls`` per phase, ``concurrency``,
-``phases`` (between two phases it prints ``ready`` and waits for a line on stdin),
-``token_store`` (share tokens through a ``RedisTokenStore``), ``limiter`` (``{"calls", "window",
-"margin"}`` for a shared ``RedisRateLimiter``, or null). Prints ``{"ok": N, "errors": [...]}``.
+``phases`` (between two phases it prints ``ready`` and waits for a line on stdin), ``warm``
+(get the token before the first call),
+``token_store`` (share tokens through a ``RedisTokenStore``), ``limiter`` (``{"calls",
+"window", "margin", "spread"}`` for a shared ``RedisRateLimiter``, or null). Prints
+``{"ok": N, "errors": [...]}``.
 
 When ``MeetingClient`` does not take ``rate_limiter=`` yet, the limiter is applied around each call
 here (acquire, then send with the client's own limit off), which is what the client does.
@@ -36,7 +38,11 @@ async def main(spec: dict[str, Any]) -> None:
     if spec.get("limiter"):
         lim = spec["limiter"]
         limiter = RedisRateLimiter(
-            redis, calls=lim["calls"], window=lim["window"], margin=lim["margin"]
+            redis,
+            calls=lim["calls"],
+            window=lim["window"],
+            margin=lim["margin"],
+            spread=lim.get("spread", False),
         )
         if WIRED:
             kwargs["rate_limiter"] = limiter
@@ -61,6 +67,8 @@ async def main(spec: dict[str, Any]) -> None:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
     try:
+        if spec.get("warm"):  # the token first, so the first grants wait for no token fetch
+            await client.token_provider.token()
         for phase in range(spec.get("phases", 1)):
             if phase:
                 print("ready", flush=True)

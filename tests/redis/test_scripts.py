@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 fakeredis = pytest.importorskip("fakeredis", reason="fakeredis[lua] is not installed")
 pytest.importorskip("lupa", reason="fakeredis[lua] is not installed (lupa missing)")
+
 
 from yzj_meeting.redis import (  # noqa: E402
     ACQUIRE_SCRIPT,
@@ -38,42 +40,52 @@ async def test_acquire_never_grants_more_than_calls_in_any_window(fake: Any) -> 
     acquire = fake.register_script(ACQUIRE_SCRIPT)
     starts = []
     for n in range(23):
-        at, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, f"m{n}"])
+        at, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, f"m{n}", 0])
         starts.append(at)
         assert wait >= 0
     assert starts == sorted(starts)
     assert all(starts[i + 5] - starts[i] >= WINDOW for i in range(len(starts) - 5))
-    _, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "x"])
+    _, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "x", 0])
     assert wait > 0
     # The first five start at once; the sixth waits for the first to leave the window.
     assert starts[5] - starts[0] == WINDOW
     assert await fake.zcard("g") == 24
 
 
+async def test_spread_grants_keep_their_spacing_and_the_window(fake: Any) -> None:
+    acquire = fake.register_script(ACQUIRE_SCRIPT)
+    spacing = WINDOW // 5
+    starts = [
+        (await acquire(keys=["g", "p"], args=[5, WINDOW, f"m{n}", spacing]))[0] for n in range(12)
+    ]
+    assert all(b - a >= spacing for a, b in itertools.pairwise(starts))
+    assert all(starts[i + 5] - starts[i] >= WINDOW for i in range(len(starts) - 5))
+
+
 async def test_acquire_waits_out_a_pause(fake: Any) -> None:
     acquire = fake.register_script(ACQUIRE_SCRIPT)
     until = await _now(fake) + 400_000
     await fake.set("p", until)
-    at, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "m"])
+    at, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "m", 0])
     assert at == until
     assert wait > 0
 
 
 async def test_a_removed_grant_frees_its_place(fake: Any) -> None:
     acquire = fake.register_script(ACQUIRE_SCRIPT)
-    await acquire(keys=["g", "p"], args=[2, WINDOW, "a"])
-    await acquire(keys=["g", "p"], args=[2, WINDOW, "b"])
-    _, wait = await acquire(keys=["g", "p"], args=[2, WINDOW, "c"])
+    await acquire(keys=["g", "p"], args=[2, WINDOW, "a", 0])
+    await acquire(keys=["g", "p"], args=[2, WINDOW, "b", 0])
+    _, wait = await acquire(keys=["g", "p"], args=[2, WINDOW, "c", 0])
     assert wait > 0
     await fake.zrem("g", "b", "c")
-    _, wait = await acquire(keys=["g", "p"], args=[2, WINDOW, "d"])
+    _, wait = await acquire(keys=["g", "p"], args=[2, WINDOW, "d", 0])
     assert wait == 0
 
 
 async def test_grants_expire_and_old_ones_are_trimmed(fake: Any) -> None:
     acquire = fake.register_script(ACQUIRE_SCRIPT)
     await fake.zadd("g", {"old": await _now(fake) - 2 * WINDOW})
-    await acquire(keys=["g", "p"], args=[5, WINDOW, "new"])
+    await acquire(keys=["g", "p"], args=[5, WINDOW, "new", 0])
     assert await fake.zrange("g", 0, -1) == [b"new"]
     assert 0 < await fake.pttl("g") <= WINDOW // 1000 + 1000
 
