@@ -144,6 +144,10 @@ async def test_a_holder_killed_mid_renewal_is_replaced_after_its_lease(
         results = [await child.result() for child in fleet]
     assert [r["errors"] for r in results] == [[]] * 3
     assert service.token_requests == 1
+    # The fleet stored its token under the holder's identity: it had to outwait that lease.
+    token_key = RedisTokenStore(redis_client).keys(identity)[0]
+    assert await redis_client.hget(token_key, "generation") == b"1"
+    assert await redis_client.exists(lease_key) == 0
 
 
 async def test_four_processes_share_one_quota(
