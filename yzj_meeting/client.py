@@ -23,19 +23,21 @@ import attrs
 from ._convert import to_ms
 from ._envelope import decode_envelope
 from ._http import HttpRequest, Timeout
-from ._operations import (
-    BUILDERS,
-    Request,
-    build_batch_cancel,
-    build_batch_modify,
-    build_cancel,
-    build_create,
-    build_modify,
-    build_query_by_day,
-    build_repeat_meeting,
-)
 from .auth import DEFAULT_BASE_URL, JSON_HEADERS, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
+from .endpoints import (
+    BATCH_CANCEL,
+    BATCH_MODIFY,
+    BY_MODEL,
+    CANCEL,
+    CREATE,
+    MODIFY,
+    QUERY_BY_DAY,
+    REPEAT_MEETING,
+    Endpoint,
+    Request,
+    endpoint_of,
+)
 from .errors import (
     DEFAULT_TOKEN_ERROR_CODES,
     AuthError,
@@ -172,7 +174,18 @@ class MeetingClient:
         """The transport this client sends through."""
         return self._transport
 
-    # --- the seven endpoints ---
+    # --- the endpoints: one typed method per row of the endpoint table ---
+
+    async def call(self, model: Any, *, timeout: Timeout | None = None) -> Any:
+        """Send any request model; returns what its endpoint's method returns."""
+        return await self.send(endpoint_of(model).build(model), timeout=timeout)
+
+    async def _call(self, row: Endpoint[T], model: Any, timeout: Timeout | None) -> T:
+        if type(model) is not row.model:
+            raise ValidationError(
+                "meeting", f"expected a {row.model.__name__}, got {type(model).__name__}"
+            )
+        return await self.send(row.build(model), timeout=timeout)
 
     async def create_meeting(
         self, meeting: CreateMeeting, *, timeout: Timeout | None = None
@@ -182,41 +195,39 @@ class MeetingClient:
         Never resent once it may have reached the server: an unclear failure raises
         ``OutcomeUnknownError`` (see ``find_existing``).
         """
-        return await self.send(build_create(_expect(meeting, CreateMeeting)), timeout=timeout)
+        return await self._call(CREATE, meeting, timeout)
 
     async def modify_meeting(
         self, meeting: ModifyMeeting, *, timeout: Timeout | None = None
     ) -> None:
         """``meeting/modify``: replaces the whole meeting; fields left ``None`` are cleared."""
-        await self.send(build_modify(_expect(meeting, ModifyMeeting)), timeout=timeout)
+        await self._call(MODIFY, meeting, timeout)
 
     async def cancel_meeting(
         self, meeting: CancelMeeting, *, timeout: Timeout | None = None
     ) -> None:
         """``meeting/cancel``: cancels one meeting (only its creator may)."""
-        await self.send(build_cancel(_expect(meeting, CancelMeeting)), timeout=timeout)
+        await self._call(CANCEL, meeting, timeout)
 
     async def repeat_meeting(
         self, meeting: RepeatMeeting, *, timeout: Timeout | None = None
     ) -> RepeatSeries:
         """``meeting/repeatMeeting``: a new series; never resent once it may have arrived."""
-        return await self.send(
-            build_repeat_meeting(_expect(meeting, RepeatMeeting)), timeout=timeout
-        )
+        return await self._call(REPEAT_MEETING, meeting, timeout)
 
     async def batch_modify(self, meeting: BatchModify, *, timeout: Timeout | None = None) -> None:
         """``meeting/batchModify``: replaces an occurrence and every later one of its series."""
-        await self.send(build_batch_modify(_expect(meeting, BatchModify)), timeout=timeout)
+        await self._call(BATCH_MODIFY, meeting, timeout)
 
     async def batch_cancel(self, meeting: BatchCancel, *, timeout: Timeout | None = None) -> None:
         """``meeting/batchCancel``: cancels an occurrence and every later one (parent: all)."""
-        await self.send(build_batch_cancel(_expect(meeting, BatchCancel)), timeout=timeout)
+        await self._call(BATCH_CANCEL, meeting, timeout)
 
     async def query_by_day(
         self, query: QueryByDay, *, timeout: Timeout | None = None
     ) -> list[MeetingInfo]:
         """``meeting/queryByDay``: the meetings starting on that day, cancelled ones included."""
-        return await self.send(build_query_by_day(_expect(query, QueryByDay)), timeout=timeout)
+        return await self._call(QUERY_BY_DAY, query, timeout)
 
     async def find_existing(
         self,
@@ -279,9 +290,9 @@ class MeetingClient:
     async def _run_item(self, item: Any) -> Any:
         if isinstance(item, Request):
             return await self.send(item)
-        builder = BUILDERS.get(type(item))
-        if builder is not None:
-            return await self.send(builder(item))
+        row = BY_MODEL.get(type(item))
+        if row is not None:
+            return await self.send(row.build(item))
         if callable(item):
             return await item()
         raise ValidationError("item", f"cannot send a {type(item).__name__}")
@@ -459,9 +470,3 @@ def error_may_have_acted(error: BaseException) -> bool:
     if isinstance(error, TransportError):
         return error.may_have_reached_server
     return isinstance(error, ProtocolError)
-
-
-def _expect(model: Any, cls: type[T]) -> T:
-    if type(model) is not cls:
-        raise ValidationError("meeting", f"expected a {cls.__name__}, got {type(model).__name__}")
-    return model
