@@ -21,8 +21,9 @@ from urllib.parse import quote
 import attrs
 
 from ._convert import to_ms
-from ._envelope import decode_envelope
-from ._http import HttpRequest, Timeout
+from ._envelope import TokenRefused, decode_envelope
+from ._http import HttpRequest, HttpResponse, Timeout
+from ._observe import CallEnd, Observer
 from .auth import DEFAULT_BASE_URL, JSON_HEADERS, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
 from .endpoints import (
@@ -47,8 +48,9 @@ from .errors import (
     TransportError,
     ValidationError,
     YzjError,
+    may_have_acted,
 )
-from .limits import RateLimiter
+from .limits import Limiter, RateLimiter
 from .models import (
     BatchCancel,
     BatchModify,
@@ -62,6 +64,8 @@ from .models import (
     RepeatSeries,
 )
 from .retry import RetryPolicy
+from .tokens.source import TokenSource
+from .tokens.store import TokenStore
 from .transports.base import Transport
 
 __all__ = ["Attempt", "MeetingClient"]
@@ -101,27 +105,23 @@ class MeetingClient:
         self,
         *,
         credentials: Credentials | None = None,
-        token_provider: TokenProvider | None = None,
+        token_provider: TokenSource | None = None,
+        token_store: TokenStore | None = None,
         base_url: str = DEFAULT_BASE_URL,
         transport: Transport | None = None,
         token_error_codes: Collection[int] = DEFAULT_TOKEN_ERROR_CODES,
         retry: RetryPolicy = RetryPolicy(),
         calls_per_minute: int | None = 1500,
+        rate_limiter: Limiter | None = None,
         max_in_flight: int = 64,
         timeout: Timeout | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
     ) -> None:
-        if (credentials is None) == (token_provider is None):
-            raise ValidationError("credentials", "give exactly one of credentials, token_provider")
-        if not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "must be a RetryPolicy")
-        if calls_per_minute is not None and (
-            not isinstance(calls_per_minute, int) or calls_per_minute < 1
-        ):
-            raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+        _check_options(credentials, token_provider, token_store, retry, calls_per_minute)
         if not isinstance(max_in_flight, int) or max_in_flight < 1:
             raise ValidationError("max_in_flight", "must be an int >= 1")
         self._base_url = check_base_url(base_url)
@@ -130,6 +130,7 @@ class MeetingClient:
 
             transport = AiohttpTransport(timeout=timeout or Timeout())
         self._transport: Transport = transport
+        self._owns_tokens = token_provider is None
         if token_provider is None:
             assert credentials is not None
             token_provider = TokenProvider(
@@ -138,22 +139,23 @@ class MeetingClient:
                 transport=transport,
                 timeout=timeout,
                 clock=clock,
+                store=token_store,
             )
-            self._owns_tokens = True
-        else:
-            self._owns_tokens = False
-        self._tokens = token_provider
+        self._tokens: TokenSource = token_provider
+        owner = getattr(token_provider, "credentials", None)
+        self._tenant = (owner.eid or owner.app_id or "") if isinstance(owner, Credentials) else ""
         self._token_error_codes = frozenset(token_error_codes)
         self._retry = retry
-        self._limiter = (
-            RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
-            if calls_per_minute is not None
-            else None
-        )
+        self._owns_limiter = rate_limiter is None
+        if rate_limiter is None and calls_per_minute is not None:
+            rate_limiter = RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
+        self._limiter: Limiter | None = rate_limiter
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self.max_in_flight = max_in_flight
         self._timeout = timeout
         self._on_attempt = on_attempt
+        self._observer = observer
+        self._reporting = on_attempt is not None or observer is not None
         self._clock = clock
         self._sleep = sleep
         self._random = random
@@ -165,7 +167,7 @@ class MeetingClient:
         return f"MeetingClient(base_url={self._base_url!r})"
 
     @property
-    def token_provider(self) -> TokenProvider:
+    def token_provider(self) -> TokenSource:
         """The provider of this client's access tokens."""
         return self._tokens
 
@@ -297,7 +299,7 @@ class MeetingClient:
             return await item()
         raise ValidationError("item", f"cannot send a {type(item).__name__}")
 
-    # --- the attempt loop ---
+    # --- sending: retry loop -> authenticated attempt -> one attempt ---
 
     def _url(self, path: str, token: str) -> str:
         if token is not self._url_token:
@@ -312,91 +314,61 @@ class MeetingClient:
         """Send a built request with rate limit, token, retries; returns its decoded answer."""
         if self._closed:
             raise TransportError("client is closed", endpoint=request.endpoint)
-        endpoint = request.endpoint
-        timeout = timeout or self._timeout
-        started = t0 = self._clock()
-        attempt = 0
-        fresh: str | None = None  # the token this call's own renewal produced
-        renewals = 0
+        state = _State(request, timeout or self._timeout)
+        if self._observer is None:
+            return await self._retrying(state)  # type: ignore[no-any-return]
+        return await self._observed(state)  # type: ignore[no-any-return]
+
+    async def _observed(self, state: _State) -> Any:
+        observer = self._observer
+        assert observer is not None
+        endpoint = state.request.endpoint
+        context = observer.call_started(endpoint, self._tenant)
+        started = self._clock()
+        error: BaseException | None = None
+        try:
+            return await self._retrying(state)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            code = getattr(error, "error_code", None)
+            end = CallEnd(
+                endpoint,
+                self._tenant,
+                state.attempt,
+                "ok" if error is None else type(error).__name__,
+                code if type(code) is int else None,
+                isinstance(error, OutcomeUnknownError),
+                self._clock() - started,
+            )
+            observer.call_ended(context, end)
+
+    async def _retrying(self, state: _State) -> Any:
+        """Attempts until one succeeds or the retry policy gives up."""
+        request = state.request
+        started = self._clock()
         while True:
-            attempt += 1
-            sent = False
-            token = None
-            status: int | None = None
-            if attempt > 1:
-                t0 = self._clock()
+            state.attempt += 1
             try:
-                async with self._in_flight:
-                    # The slot is taken once a permit is held, so that a wait for a permit
-                    # cannot push sends closer together than the window the server counts.
-                    if self._limiter is not None:
-                        await self._limiter.acquire(endpoint)
-                    token = self._tokens.peek() or await self._tokens.token()
-                    http = HttpRequest(
-                        "POST",
-                        self._url(request.path, token),
-                        JSON_HEADERS,
-                        request.body,
-                        endpoint,
-                        timeout,
-                    )
-                    sent = True
-                    response = await self._transport.send(http)
-                status = response.status
-                data = decode_envelope(
-                    status,
-                    response.headers,
-                    response.body,
-                    endpoint=endpoint,
-                    token_error_codes=self._token_error_codes,
-                )
-                result = request.decode(data)
-            except AuthError as exc:
-                self._report(endpoint, attempt, exc.status, exc.error_code, t0, exc)
-                if not sent or token is None:
-                    raise  # the token endpoint refused the credentials: renewing cannot help
-                if token == fresh or renewals >= _MAX_RENEWALS:
-                    raise AuthError(
-                        f"a freshly issued token was refused too: {exc.message}",
-                        error_code=exc.error_code,
-                        endpoint=endpoint,
-                        status=exc.status,
-                        payload=exc.payload,
-                    ) from None
-                renewals += 1
-                log.info("%s: access token refused; renewing", endpoint)
-                # Whoever started it, this is the renewal of the refused token: if its result is
-                # refused on the resend too, renewing cannot help.
-                fresh = await self._tokens.renew(token)
-                attempt -= 1  # the resend after a renewal is not a retry
-                continue
+                return await self._authenticated(state)
             except (TransportError, ProtocolError, RateLimitError) as exc:
                 error: YzjError = exc
-                code = exc.error_code if isinstance(exc, RateLimitError) else None
-                self._report(
-                    endpoint, attempt, status or getattr(exc, "status", None), code, t0, exc
-                )
-            else:
-                if self._on_attempt is not None or log.isEnabledFor(logging.DEBUG):
-                    self._report(endpoint, attempt, status, 0, t0, None)
-                return result
-
-            fresh = None  # the token was not refused on this attempt
             # Before the meeting request left, nothing can be duplicated: any call is safe.
-            safe = request.idempotent or not sent
+            safe = request.idempotent or not state.sent
             delay = self._retry.next_delay(
                 error,
                 idempotent=safe,
-                attempt=attempt,
+                attempt=state.attempt,
                 elapsed=self._clock() - started,
                 rand=self._random(),
             )
             if delay is None:
-                if not safe and error_may_have_acted(error):
+                if not safe and error.may_have_acted:
                     raise OutcomeUnknownError(
                         f"the outcome is unknown ({error}); look for the meeting with "
                         "find_existing() before sending it again",
-                        endpoint=endpoint,
+                        endpoint=request.endpoint,
                         request=request,
                         model=request.model,
                         day=request.day,
@@ -404,35 +376,164 @@ class MeetingClient:
                 raise error
             log.warning(
                 "%s: attempt %d failed (%s); retrying in %.2fs",
-                endpoint,
-                attempt,
+                request.endpoint,
+                state.attempt,
                 type(error).__name__,
                 delay,
+                extra=self._extra(state, error, delay=delay),
             )
+            if self._observer is not None:
+                self._observer.retry(request.endpoint, self._tenant, state.attempt, delay)
             await self._sleep(delay)
 
-    def _report(
-        self,
-        endpoint: str,
-        attempt: int,
-        status: int | None,
-        error_code: int | None,
-        t0: float,
-        error: BaseException | None,
-    ) -> None:
-        elapsed = self._clock() - t0
+    async def _authenticated(self, state: _State) -> Any:
+        """One attempt; a refused token is renewed (one renewal shared by everyone who saw it
+        refused) and the request resent. A token this call's own renewal produced and that is
+        refused too ends in ``AuthError``."""
+        fresh: str | None = None
+        renewals = 0
+        while True:
+            try:
+                return await self._attempt(state)
+            except TokenRefused as exc:
+                refused = state.token
+                assert refused is not None
+                if refused == fresh or renewals >= _MAX_RENEWALS:
+                    raise AuthError(
+                        f"a freshly issued token was refused too: {exc.message}",
+                        error_code=exc.error_code,
+                        endpoint=exc.endpoint,
+                        status=exc.status,
+                        payload=exc.payload,
+                    ) from None
+                renewals += 1
+                log.info(
+                    "%s: access token refused; renewing",
+                    exc.endpoint,
+                    extra=self._extra(state, exc),
+                )
+                fresh = await self._token(refused)
+
+    async def _token(self, refused: str | None = None) -> str:
+        """A token from the source (``renew`` when ``refused`` is given), observed."""
+        tokens = self._tokens
+        if self._observer is None:
+            return await (tokens.token() if refused is None else tokens.renew(refused))
+        t0 = self._clock()
+        kind = "fetch" if refused is None else "renew"
+        try:
+            token = await (tokens.token() if refused is None else tokens.renew(refused))
+        except BaseException as exc:
+            self._observer.token(self._tenant, kind, self._clock() - t0, type(exc).__name__)
+            raise
+        self._observer.token(self._tenant, kind, self._clock() - t0, None)
+        return token
+
+    async def _attempt(self, state: _State) -> Any:
+        """One exchange: quota slot, in-flight permit, token, transport, envelope, decode."""
+        request = state.request
+        state.sent = False
+        state.status = None
+        state.t0 = self._clock()
+        try:
+            async with self._in_flight:
+                response = await self._exchange(state)
+            state.status = response.status
+            data = decode_envelope(
+                response.status,
+                response.headers,
+                response.body,
+                endpoint=request.endpoint,
+                token_error_codes=self._token_error_codes,
+            )
+            result = request.decode(data)
+        except YzjError as exc:
+            self._failed(state, exc)
+            raise
+        if self._reporting or log.isEnabledFor(logging.DEBUG):
+            self._report(state, None)
+        return result
+
+    async def _exchange(self, state: _State) -> HttpResponse:
+        # The slot is taken once a permit is held, so that a wait for a permit cannot push
+        # sends closer together than the window the server counts.
+        request = state.request
+        limiter = self._limiter
+        slot: object = None
+        if limiter is not None:
+            slot = await self._slot(limiter, request.endpoint)
+        try:
+            token = state.token = self._tokens.peek() or await self._token()
+            http = HttpRequest(
+                "POST",
+                self._url(request.path, token),
+                JSON_HEADERS,
+                request.body,
+                request.endpoint,
+                state.timeout,
+            )
+            state.sent = True
+            return await self._transport.send(http)
+        except BaseException as exc:
+            # A call that never left gives its slot back (cancelled, or the token failed).
+            if limiter is not None and (not state.sent or not may_have_acted(exc)):
+                limiter.give_back(slot)
+            raise
+
+    async def _slot(self, limiter: Limiter, interface: str) -> object:
+        if self._observer is None:
+            return await limiter.acquire(self._tenant, interface)
+        t0 = self._clock()
+        slot = await limiter.acquire(self._tenant, interface)
+        waited = self._clock() - t0
+        if waited > 0:
+            self._observer.quota_wait(self._tenant, interface, waited)
+        return slot
+
+    def _failed(self, state: _State, exc: YzjError) -> None:
+        if isinstance(exc, RateLimitError) and self._limiter is not None:
+            pause = exc.retry_after if exc.retry_after is not None else self._retry.base_delay
+            self._limiter.pause(self._tenant, state.request.endpoint, pause)
+        self._report(state, exc)
+
+    def _extra(
+        self, state: _State, error: BaseException | None, *, delay: float | None = None
+    ) -> dict[str, Any]:
+        """The ``extra`` attributes of a log record about ``state`` (never the token)."""
+        code = getattr(error, "error_code", None)
+        return {
+            "endpoint": state.request.endpoint,
+            "attempt": state.attempt,
+            "status": state.status if state.status is not None else getattr(error, "status", None),
+            "error_code": code if error is not None else 0,
+            "elapsed_ms": (self._clock() - state.t0) * 1000,
+            "tenant": self._tenant,
+            "retry_delay": delay,
+        }
+
+    def _report(self, state: _State, error: BaseException | None) -> None:
+        elapsed = self._clock() - state.t0
+        endpoint = state.request.endpoint
+        status = state.status if state.status is not None else getattr(error, "status", None)
+        code = getattr(error, "error_code", None) if error is not None else 0
         name = type(error).__name__ if error is not None else None
-        log.debug(
-            "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
-            endpoint,
-            attempt,
-            status,
-            error_code,
-            elapsed * 1000,
-            name,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
+                endpoint,
+                state.attempt,
+                status,
+                code,
+                elapsed * 1000,
+                name,
+                extra=self._extra(state, error),
+            )
         if self._on_attempt is not None:
-            self._on_attempt(Attempt(endpoint, attempt, status, error_code, elapsed, name))
+            self._on_attempt(Attempt(endpoint, state.attempt, status, code, elapsed, name))
+        if self._observer is not None:
+            self._observer.attempt(
+                endpoint, self._tenant, state.attempt, status, code, elapsed, name
+            )
 
     # --- lifetime ---
 
@@ -444,6 +545,8 @@ class MeetingClient:
         try:
             if self._owns_tokens:
                 await self._tokens.aclose()
+            if self._owns_limiter and self._limiter is not None:
+                await self._limiter.aclose()
         finally:
             await self._transport.aclose()
 
@@ -459,14 +562,42 @@ class MeetingClient:
         await self.aclose()
 
 
-def error_may_have_acted(error: BaseException) -> bool:
-    """Whether the server may have carried out the request that ended in ``error``.
+def _check_options(
+    credentials: Credentials | None,
+    token_provider: TokenSource | None,
+    token_store: TokenStore | None,
+    retry: RetryPolicy,
+    calls_per_minute: int | None,
+) -> None:
+    if (credentials is None) == (token_provider is None):
+        raise ValidationError("credentials", "give exactly one of credentials, token_provider")
+    if token_provider is not None and token_store is not None:
+        raise ValidationError("token_store", "give it to the TokenProvider, not with one")
+    if not isinstance(retry, RetryPolicy):
+        raise ValidationError("retry", "must be a RetryPolicy")
+    if calls_per_minute is not None and (
+        not isinstance(calls_per_minute, int) or calls_per_minute < 1
+    ):
+        raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
 
-    Only the SDK's own errors say so; anything else (cancellation included) is taken as
-    "it may have": the safe answer for a write.
-    """
-    if not isinstance(error, YzjError):
-        return True
-    if isinstance(error, TransportError):
-        return error.may_have_reached_server
-    return isinstance(error, ProtocolError)
+
+def error_may_have_acted(error: BaseException) -> bool:
+    """Whether the server may have carried out the request that ended in ``error``
+    (``YzjError.may_have_acted``; anything else, cancellation included, is taken as "it may
+    have": the safe answer for a write)."""
+    return may_have_acted(error)
+
+
+class _State:
+    """One logical call in progress, shared by its layers."""
+
+    __slots__ = ("attempt", "request", "sent", "status", "t0", "timeout", "token")
+
+    def __init__(self, request: Request[Any], timeout: Timeout | None) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.attempt = 0
+        self.sent = False
+        self.status: int | None = None
+        self.t0 = 0.0
+        self.token: str | None = None
