@@ -129,6 +129,8 @@ class TokenProvider:
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise ValidationError("credentials", "must be a Credentials")
+        if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
+            raise ValidationError("refresh_margin", "must be a number >= 0")
         self.credentials = credentials
         self._base_url = check_base_url(base_url)
         self._transport = transport

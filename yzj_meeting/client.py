@@ -337,7 +337,7 @@ class MeetingClient:
                 endpoint,
                 self._tenant,
                 state.attempt,
-                "ok" if error is None else type(error).__name__,
+                _error_name(error) or "ok",
                 code if type(code) is int else None,
                 isinstance(error, OutcomeUnknownError),
                 self._clock() - started,
@@ -516,7 +516,7 @@ class MeetingClient:
         endpoint = state.request.endpoint
         status = state.status if state.status is not None else getattr(error, "status", None)
         code = getattr(error, "error_code", None) if error is not None else 0
-        name = type(error).__name__ if error is not None else None
+        name = _error_name(error)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
@@ -579,6 +579,13 @@ def _check_options(
         not isinstance(calls_per_minute, int) or calls_per_minute < 1
     ):
         raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+
+
+def _error_name(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    # The private token-refused signal is reported under its public name.
+    return "AuthError" if isinstance(error, TokenRefused) else type(error).__name__
 
 
 def error_may_have_acted(error: BaseException) -> bool:
