@@ -16,15 +16,12 @@ import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
-
-import attrs
 
 from ._convert import to_ms
-from ._envelope import TokenRefused, decode_envelope
-from ._http import HttpRequest, HttpResponse, Timeout
-from ._observe import CallEnd, Observer
-from .auth import DEFAULT_BASE_URL, JSON_HEADERS, Credentials, TokenProvider, check_base_url
+from ._http import Timeout
+from ._observe import Observer
+from ._send import Attempt, Sender
+from .auth import DEFAULT_BASE_URL, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
 from .endpoints import (
     BATCH_CANCEL,
@@ -41,13 +38,8 @@ from .endpoints import (
 )
 from .errors import (
     DEFAULT_TOKEN_ERROR_CODES,
-    AuthError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitError,
     TransportError,
     ValidationError,
-    YzjError,
     may_have_acted,
 )
 from .limits import Limiter, RateLimiter
@@ -75,18 +67,6 @@ T = TypeVar("T")
 log = logging.getLogger("yzj_meeting")
 
 _MAX_RENEWALS = 4
-
-
-@attrs.frozen
-class Attempt:
-    """What one attempt did, as handed to ``on_attempt`` (never the token or the body)."""
-
-    endpoint: str
-    attempt: int
-    status: int | None
-    error_code: int | None
-    elapsed: float
-    error: str | None
 
 
 class MeetingClient:
@@ -143,24 +123,26 @@ class MeetingClient:
             )
         self._tokens: TokenSource = token_provider
         owner = getattr(token_provider, "credentials", None)
-        self._tenant = (owner.eid or owner.app_id or "") if isinstance(owner, Credentials) else ""
-        self._token_error_codes = frozenset(token_error_codes)
-        self._retry = retry
         self._owns_limiter = rate_limiter is None
         if rate_limiter is None and calls_per_minute is not None:
             rate_limiter = RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
-        self._limiter: Limiter | None = rate_limiter
-        self._in_flight = asyncio.Semaphore(max_in_flight)
         self.max_in_flight = max_in_flight
-        self._timeout = timeout
-        self._on_attempt = on_attempt
-        self._observer = observer
-        self._reporting = on_attempt is not None or observer is not None
-        self._clock = clock
-        self._sleep = sleep
-        self._random = random
-        self._url_token: str | None = None
-        self._urls: dict[str, str] = {}
+        self._sender = Sender(
+            base_url=self._base_url,
+            transport=transport,
+            tokens=token_provider,
+            tenant=(owner.eid or owner.app_id or "") if isinstance(owner, Credentials) else "",
+            token_error_codes=frozenset(token_error_codes),
+            retry=retry,
+            limiter=rate_limiter,
+            max_in_flight=max_in_flight,
+            timeout=timeout,
+            on_attempt=on_attempt,
+            observer=observer,
+            clock=clock,
+            sleep=sleep,
+            random=random,
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -299,241 +281,25 @@ class MeetingClient:
             return await item()
         raise ValidationError("item", f"cannot send a {type(item).__name__}")
 
-    # --- sending: retry loop -> authenticated attempt -> one attempt ---
-
-    def _url(self, path: str, token: str) -> str:
-        if token is not self._url_token:
-            self._urls.clear()
-            self._url_token = token
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = f"{self._base_url}{path}?accessToken={quote(token, safe='')}"
-        return url
+    # --- sending ---
 
     async def send(self, request: Request[T], *, timeout: Timeout | None = None) -> T:
         """Send a built request with rate limit, token, retries; returns its decoded answer."""
         if self._closed:
             raise TransportError("client is closed", endpoint=request.endpoint)
-        state = _State(request, timeout or self._timeout)
-        if self._observer is None:
-            return await self._retrying(state)  # type: ignore[no-any-return]
-        return await self._observed(state)  # type: ignore[no-any-return]
+        return await self._sender.send(request, timeout=timeout)
 
-    async def _observed(self, state: _State) -> Any:
-        observer = self._observer
-        assert observer is not None
-        endpoint = state.request.endpoint
-        context = observer.call_started(endpoint, self._tenant)
-        started = self._clock()
-        error: BaseException | None = None
-        try:
-            return await self._retrying(state)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            code = getattr(error, "error_code", None)
-            end = CallEnd(
-                endpoint,
-                self._tenant,
-                state.attempt,
-                _error_name(error) or "ok",
-                code if type(code) is int else None,
-                isinstance(error, OutcomeUnknownError),
-                self._clock() - started,
-            )
-            observer.call_ended(context, end)
+    @property
+    def _in_flight(self) -> asyncio.Semaphore:
+        return self._sender.in_flight
 
-    async def _retrying(self, state: _State) -> Any:
-        """Attempts until one succeeds or the retry policy gives up."""
-        request = state.request
-        started = self._clock()
-        while True:
-            state.attempt += 1
-            try:
-                return await self._authenticated(state)
-            except (TransportError, ProtocolError, RateLimitError) as exc:
-                error: YzjError = exc
-            # Before the meeting request left, nothing can be duplicated: any call is safe.
-            safe = request.idempotent or not state.sent
-            delay = self._retry.next_delay(
-                error,
-                idempotent=safe,
-                attempt=state.attempt,
-                elapsed=self._clock() - started,
-                rand=self._random(),
-            )
-            if delay is None:
-                if not safe and error.may_have_acted:
-                    raise OutcomeUnknownError(
-                        f"the outcome is unknown ({error}); look for the meeting with "
-                        "find_existing() before sending it again",
-                        endpoint=request.endpoint,
-                        request=request,
-                        model=request.model,
-                        day=request.day,
-                    ) from error
-                raise error
-            log.warning(
-                "%s: attempt %d failed (%s); retrying in %.2fs",
-                request.endpoint,
-                state.attempt,
-                type(error).__name__,
-                delay,
-                extra=self._extra(state, error, delay=delay),
-            )
-            if self._observer is not None:
-                self._observer.retry(request.endpoint, self._tenant, state.attempt, delay)
-            await self._sleep(delay)
+    @property
+    def _limiter(self) -> Limiter | None:
+        return self._sender.limiter
 
-    async def _authenticated(self, state: _State) -> Any:
-        """One attempt; a refused token is renewed (one renewal shared by everyone who saw it
-        refused) and the request resent. A token this call's own renewal produced and that is
-        refused too ends in ``AuthError``."""
-        fresh: str | None = None
-        renewals = 0
-        while True:
-            try:
-                return await self._attempt(state)
-            except TokenRefused as exc:
-                refused = state.token
-                assert refused is not None
-                if refused == fresh or renewals >= _MAX_RENEWALS:
-                    raise AuthError(
-                        f"a freshly issued token was refused too: {exc.message}",
-                        error_code=exc.error_code,
-                        endpoint=exc.endpoint,
-                        status=exc.status,
-                        payload=exc.payload,
-                    ) from None
-                renewals += 1
-                log.info(
-                    "%s: access token refused; renewing",
-                    exc.endpoint,
-                    extra=self._extra(state, exc),
-                )
-                fresh = await self._token(refused)
-
-    async def _token(self, refused: str | None = None) -> str:
-        """A token from the source (``renew`` when ``refused`` is given), observed."""
-        tokens = self._tokens
-        if self._observer is None:
-            return await (tokens.token() if refused is None else tokens.renew(refused))
-        t0 = self._clock()
-        kind = "fetch" if refused is None else "renew"
-        try:
-            token = await (tokens.token() if refused is None else tokens.renew(refused))
-        except BaseException as exc:
-            self._observer.token(self._tenant, kind, self._clock() - t0, type(exc).__name__)
-            raise
-        self._observer.token(self._tenant, kind, self._clock() - t0, None)
-        return token
-
-    async def _attempt(self, state: _State) -> Any:
-        """One exchange: quota slot, in-flight permit, token, transport, envelope, decode."""
-        request = state.request
-        state.sent = False
-        state.status = None
-        state.t0 = self._clock()
-        try:
-            async with self._in_flight:
-                response = await self._exchange(state)
-            state.status = response.status
-            data = decode_envelope(
-                response.status,
-                response.headers,
-                response.body,
-                endpoint=request.endpoint,
-                token_error_codes=self._token_error_codes,
-            )
-            result = request.decode(data)
-        except YzjError as exc:
-            self._failed(state, exc)
-            raise
-        if self._reporting or log.isEnabledFor(logging.DEBUG):
-            self._report(state, None)
-        return result
-
-    async def _exchange(self, state: _State) -> HttpResponse:
-        # The slot is taken once a permit is held, so that a wait for a permit cannot push
-        # sends closer together than the window the server counts.
-        request = state.request
-        limiter = self._limiter
-        slot: object = None
-        if limiter is not None:
-            slot = await self._slot(limiter, request.endpoint)
-        try:
-            token = state.token = self._tokens.peek() or await self._token()
-            http = HttpRequest(
-                "POST",
-                self._url(request.path, token),
-                JSON_HEADERS,
-                request.body,
-                request.endpoint,
-                state.timeout,
-            )
-            state.sent = True
-            return await self._transport.send(http)
-        except BaseException as exc:
-            # A call that never left gives its slot back (cancelled, or the token failed).
-            if limiter is not None and (not state.sent or not may_have_acted(exc)):
-                limiter.give_back(slot)
-            raise
-
-    async def _slot(self, limiter: Limiter, interface: str) -> object:
-        if self._observer is None:
-            return await limiter.acquire(self._tenant, interface)
-        t0 = self._clock()
-        slot = await limiter.acquire(self._tenant, interface)
-        waited = self._clock() - t0
-        if waited > 0:
-            self._observer.quota_wait(self._tenant, interface, waited)
-        return slot
-
-    def _failed(self, state: _State, exc: YzjError) -> None:
-        if isinstance(exc, RateLimitError) and self._limiter is not None:
-            pause = exc.retry_after if exc.retry_after is not None else self._retry.base_delay
-            self._limiter.pause(self._tenant, state.request.endpoint, pause)
-        self._report(state, exc)
-
-    def _extra(
-        self, state: _State, error: BaseException | None, *, delay: float | None = None
-    ) -> dict[str, Any]:
-        """The ``extra`` attributes of a log record about ``state`` (never the token)."""
-        code = getattr(error, "error_code", None)
-        return {
-            "endpoint": state.request.endpoint,
-            "attempt": state.attempt,
-            "status": state.status if state.status is not None else getattr(error, "status", None),
-            "error_code": code if error is not None else 0,
-            "elapsed_ms": (self._clock() - state.t0) * 1000,
-            "tenant": self._tenant,
-            "retry_delay": delay,
-        }
-
-    def _report(self, state: _State, error: BaseException | None) -> None:
-        elapsed = self._clock() - state.t0
-        endpoint = state.request.endpoint
-        status = state.status if state.status is not None else getattr(error, "status", None)
-        code = getattr(error, "error_code", None) if error is not None else 0
-        name = _error_name(error)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
-                endpoint,
-                state.attempt,
-                status,
-                code,
-                elapsed * 1000,
-                name,
-                extra=self._extra(state, error),
-            )
-        if self._on_attempt is not None:
-            self._on_attempt(Attempt(endpoint, state.attempt, status, code, elapsed, name))
-        if self._observer is not None:
-            self._observer.attempt(
-                endpoint, self._tenant, state.attempt, status, code, elapsed, name
-            )
+    @_limiter.setter
+    def _limiter(self, limiter: Limiter | None) -> None:
+        self._sender.limiter = limiter
 
     # --- lifetime ---
 
@@ -581,30 +347,8 @@ def _check_options(
         raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
 
 
-def _error_name(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    # The private token-refused signal is reported under its public name.
-    return "AuthError" if isinstance(error, TokenRefused) else type(error).__name__
-
-
 def error_may_have_acted(error: BaseException) -> bool:
     """Whether the server may have carried out the request that ended in ``error``
     (``YzjError.may_have_acted``; anything else, cancellation included, is taken as "it may
     have": the safe answer for a write)."""
     return may_have_acted(error)
-
-
-class _State:
-    """One logical call in progress, shared by its layers."""
-
-    __slots__ = ("attempt", "request", "sent", "status", "t0", "timeout", "token")
-
-    def __init__(self, request: Request[Any], timeout: Timeout | None) -> None:
-        self.request = request
-        self.timeout = timeout
-        self.attempt = 0
-        self.sent = False
-        self.status: int | None = None
-        self.t0 = 0.0
-        self.token: str | None = None
