@@ -287,7 +287,7 @@ class MeetingClient:
         """Send a built request with rate limit, token, retries; returns its decoded answer."""
         if self._closed:
             raise TransportError("client is closed", endpoint=request.endpoint)
-        return await self._sender.send(request, timeout=timeout)
+        return await self._sender.send(request, timeout)
 
     @property
     def _in_flight(self) -> asyncio.Semaphore:
