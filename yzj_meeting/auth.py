@@ -216,7 +216,14 @@ class TokenProvider:
                 log.info(
                     "refreshToken failed (%s); asking getAccessToken",
                     type(exc).__name__,
-                    extra={"endpoint": "refreshToken", "tenant": self._tenant},
+                    extra={
+                        "endpoint": "refreshToken",
+                        "attempt": 1,
+                        "status": getattr(exc, "status", None),
+                        "error_code": getattr(exc, "error_code", None),
+                        "elapsed_ms": None,
+                        "tenant": self._tenant,
+                    },
                 )
         return await self._call(
             GET_TOKEN_PATH, {"secret": self.credentials.secret}, "getAccessToken"

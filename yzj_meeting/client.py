@@ -10,7 +10,6 @@ call's own renewal produced and that is refused on its first use ends in ``AuthE
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
@@ -64,21 +63,20 @@ __all__ = ["Attempt", "MeetingClient"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("yzj_meeting")
-
-_MAX_RENEWALS = 4
-
 
 class MeetingClient:
     """Async client for the Yunzhijia meeting API.
 
     Use it as ``async with MeetingClient(credentials=...) as client:``, or call ``aclose()``,
     which closes the client's transport whether it was given or made (as httpx does).
-    Exactly one of ``credentials`` / ``token_provider`` is given. ``calls_per_minute`` caps calls
-    per interface in any 60-second window (``None``: no client-side limit) and ``max_in_flight``
-    caps requests on the wire at once. ``timeout`` is the default per attempt. ``on_attempt`` is
-    called after every attempt with an ``Attempt`` (for metrics or tracing). ``clock``,
-    ``sleep`` and ``random`` are injectable for tests.
+    Exactly one of ``credentials`` / ``token_provider`` (any ``TokenSource``) is given;
+    ``token_store`` is where the ``TokenProvider`` made from ``credentials`` keeps its token
+    (share one to share the token). ``calls_per_minute`` caps calls per tenant and interface in
+    any 60-second window (``None``: no client-side limit); ``rate_limiter`` (any ``Limiter``)
+    replaces that window. ``max_in_flight`` caps requests on the wire at once. ``timeout`` is
+    the default per attempt. ``on_attempt`` is called after every attempt with an ``Attempt``;
+    ``observer`` receives the tracing events of ``_observe.Observer``. ``clock``, ``sleep``
+    and ``random`` are injectable for tests.
     """
 
     def __init__(
