@@ -327,7 +327,7 @@ class MeetingStore:
             actors=list(command.actors),
             type=command.type,
             agent=command.agent,
-            **attrs.asdict(command.details),
+            **_detail_fields(command.details),
         )
         self._stamp(meeting, now)
         self._add(meeting)
@@ -336,7 +336,7 @@ class MeetingStore:
     def modify(self, meeting: Meeting, command: Change, now: int) -> None:
         """Replace the documented fields of an open ``meeting``."""
         _check_open(meeting)
-        _set(meeting, attrs.asdict(command.details))
+        _set(meeting, _detail_fields(command.details))
         meeting.meeting_place, meeting.room_id = command.place, command.room
         _set_actors(meeting, command.actors.apply(meeting.actors))
         self._stamp(meeting, now)
@@ -390,7 +390,7 @@ class MeetingStore:
                 actors=list(command.actors),
                 batch_id=created[0].id if created else meeting_id,
                 agent=command.agent,
-                **attrs.asdict(command.details),
+                **_detail_fields(command.details),
             )
             self._stamp(meeting, now)
             created.append(meeting)
@@ -406,7 +406,7 @@ class MeetingStore:
         given = affected[0]
         _check_open(given)
         spans = self._expand(command.start, command.end, command.rule, command.until)
-        fields: dict[str, Any] = attrs.asdict(command.details)
+        fields: dict[str, Any] = _detail_fields(command.details)
         fields["repeat"], fields["repeat_end_date"] = command.rule, command.until
         if "meetingPlace" in command.sent:
             fields["meeting_place"] = command.place
@@ -529,6 +529,12 @@ class MeetingStore:
 
 
 _PLACED = frozenset(("id", "start_date", "end_date", "batch_id"))
+
+
+def _detail_fields(details: Details) -> dict[str, Any]:
+    """``details`` as Meeting fields (lists where the command holds tuples)."""
+    fields = attrs.asdict(details, recurse=False)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
 
 
 def derived_id(kind: str, *parts: str) -> str:
