@@ -50,9 +50,11 @@ _SCHEMA = (
 
 
 def row(meeting: Meeting) -> dict[str, Any]:
-    """``meeting`` as a JSON-ready dict (its own copy of ``actors``)."""
+    """``meeting`` as a JSON-ready dict (its own copies of the lists and dicts)."""
     record = {name: getattr(meeting, name) for name in MEETING_FIELDS}
-    record["actors"] = list(meeting.actors)
+    for name, value in record.items():
+        if isinstance(value, list | dict):
+            record[name] = value.copy()
     return record
 
 

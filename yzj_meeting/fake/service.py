@@ -34,7 +34,7 @@ Meetings
     refused. Enums accept numeric strings (``"repeat": "1"``). An empty string counts as
     missing for required text and for optional numbers. Attendee lists are de-duplicated,
     first occurrence kept. ``type`` is only read by create and repeatMeeting.
-    ``roomOrderId`` is always ``""`` (the fake books no rooms).
+    A meeting with a ``roomId`` books that room: see ``bookings``.
     Writes to an existing meeting (modify, cancel, batchModify, batchCancel) are for its
     creator only (``openid`` must match), else ``NOT_CREATOR_ERROR_CODE``; an unknown id is a
     parameter error naming ``id``; both are checked before the other fields are read. A
@@ -66,6 +66,16 @@ queryByDay
     ``readStatus`` and ``acceptStatus`` are always 0; ``personName`` is ``people[openid]``,
     else ``"用户"`` and the openid's last four characters.
 
+Later endpoints
+    detail, queryByRange, queryByUser, getAttendDetail: see ``queries``; pageRecentList and
+    the room-booking endpoints (``/api/roomBook/third/``, same accessToken): see
+    ``bookings``. create, modify, repeatMeeting and batchModify also take ``noticeTimes``
+    (integers of at least -1; with ``noticeTime`` too it is refused), ``meetOrganizers``,
+    ``encryption`` and ``shareIds`` (modify and batchModify replace them like the other
+    fields); create and repeatMeeting take ``agent``, an oid who may then modify and
+    batchModify the meeting as its creator can (cancelling stays the creator's).
+    cancel and batchCancel take an optional ``cancelReason``.
+
 Rate limit
     Checked after the token (a refused token is not counted), per endpoint; only calls let
     through are counted in the window, so a throttled call costs nothing.
@@ -93,7 +103,7 @@ import os
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -122,6 +132,7 @@ from .persist import (
     row,
     write_snapshot,
 )
+from .rooms import Room
 from .store import STATUS_CANCELLED, STATUS_DONE, STATUS_OPEN, Meeting, MeetingStore
 from .tokens import Tokens
 from .wire import (
@@ -217,7 +228,8 @@ class FakeService:
     ``clock`` returns epoch seconds; ``credentials`` maps accepted eid/appId to secret
     (``None`` accepts any non-empty pair); ``calls_per_minute`` (``None``: no limit) bounds
     calls per endpoint in any ``rate_window`` seconds; ``people`` maps openid to the
-    ``personName`` queryByDay shows. With ``persist_path`` the meetings are loaded from that
+    ``personName`` the reads show; ``rooms`` is the room catalogue (``DEFAULT_ROOMS`` when
+    None). With ``persist_path`` the meetings are loaded from that
     file when it exists and every change is appended to it before the answer leaves; several
     services (in several processes) may share one file.
     """
@@ -235,6 +247,7 @@ class FakeService:
         people: Mapping[str, str] | None = None,
         persist_path: str | os.PathLike[str] | None = None,
         record_calls: bool = True,
+        rooms: Iterable[Room] | None = None,
     ) -> None:
         self.clock = clock
         self.calls_per_minute = calls_per_minute
@@ -249,7 +262,7 @@ class FakeService:
         self.faults_injected: Counter[str] = Counter()
 
         self._random = random.Random(seed)
-        self.store = MeetingStore(self._random)
+        self.store = MeetingStore(self._random, rooms)
         self.tokens = Tokens(self._random, credentials, token_ttl)
         self._windows: dict[str, deque[float]] = {}
         self._log: ChangeLog | None = None
@@ -301,10 +314,10 @@ class FakeService:
                 self.token_requests += 1
                 data, acted = self.tokens.answer(route.name, parsed, now), True
             else:
-                self.tokens.check(query.get("accessToken"), fault == "token_expiry", now)
+                eid = self.tokens.check(query.get("accessToken"), fault == "token_expiry", now)
                 self._admit(route.name, now)
-                data, acted = self._run(route, parsed, int(now * 1000))
-            code, payload = SUCCESS_CODE, envelope(True, SUCCESS_CODE, None, data)
+                data, acted = self._run(route, parsed, int(now * 1000), eid)
+            code, payload = route.ok_code, envelope(True, route.ok_code, route.ok_error, data)
         except Refusal as refusal:
             code, payload = refusal.code, envelope(False, refusal.code, refusal.message, None)
         return self._after(route.name, parsed, fault, acted, code, payload, now)
@@ -319,7 +332,9 @@ class FakeService:
         self.faults_injected[fault] += 1
         return fault
 
-    def _run(self, route: Route, body: dict[str, Any] | None, now: int) -> tuple[Any, bool]:
+    def _run(
+        self, route: Route, body: dict[str, Any] | None, now: int, eid: str | None
+    ) -> tuple[Any, bool]:
         """Locate the target, parse the body, apply the rule (persisted) and render."""
         if body is None:
             raise param("the body must be a JSON object")
@@ -329,10 +344,13 @@ class FakeService:
         with self._persisting(route.writes):
             located = locate(store, route, body)
             command = route.parse(body)
+            if route.eid_checked and eid is not None and body.get("eid") != eid:
+                raise param("eid is not the workspace of the accessToken")
             result = route.apply(store, located, command, now)
         if self._log is None:
             store.take_changes()  # nothing to persist them to
-        return route.render(result, View(store, now, self.people)), store.version != version
+        view = View(store, now, self.people, eid)
+        return route.render(result, view), store.version != version
 
     @contextlib.contextmanager
     def _persisting(self, writes: bool) -> Iterator[None]:
@@ -438,6 +456,23 @@ class FakeService:
     def series(self, batch_id: str) -> list[Meeting]:
         """The occurrences of a series (cancelled ones too), in start order."""
         return self.store.series(batch_id)
+
+    def respond(self, meeting_id: str, openid: str, join_status: int) -> None:
+        """Record attendee ``openid``'s answer to a meeting (as their app would): joinStatus
+        1 declined, 2 joining, 3 delegated, 0 none. Persisted like a write call."""
+        with self._persisting(True):
+            self.store.respond(self.meetings[meeting_id], openid, join_status)
+        if self._log is None:
+            self.store.take_changes()
+
+    def check_in(self, meeting_id: str, openid: str) -> None:
+        """Record attendee ``openid`` checking in to a meeting now (getAttendDetail shows it).
+        Persisted like a write call."""
+        with self._persisting(True):
+            meeting = self.meetings[meeting_id]
+            self.store.check_in(meeting, openid, int(self.clock() * 1000))
+        if self._log is None:
+            self.store.take_changes()
 
     def status_of(self, meeting_id: str) -> int:
         """``meetingStatus`` as queryByDay would report it now: 0 open, 1 done, 2 cancelled."""

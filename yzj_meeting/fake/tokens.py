@@ -16,7 +16,7 @@ from typing import Any, Final
 import attrs
 
 from .codes import TOKEN_ERROR_CODE, TOKEN_REQUEST_ERROR_CODE, Refusal
-from .wire import required_int
+from .fields import required_int
 
 __all__ = ["TIMESTAMP_SKEW", "Tokens"]
 
@@ -46,13 +46,18 @@ class Tokens:
         self._refresh: dict[str, _Grant] = {}
         self._grants: dict[tuple[str, ...], _Grant] = {}
 
-    def check(self, token: str | None, expire: bool, now: float) -> None:
-        """Refuse a missing, unknown or expired ``token``; ``expire`` expires it first."""
+    def check(self, token: str | None, expire: bool, now: float) -> str | None:
+        """Refuse a missing, unknown or expired ``token``; ``expire`` expires it first.
+
+        Returns the token's workspace (``eid``; None for an ``app`` token).
+        """
         grant = self._tokens.get(token) if token else None
         if grant is not None and expire:
             grant.expires_at = now
         if grant is None or grant.expires_at <= now:
             raise Refusal(TOKEN_ERROR_CODE, "accessToken is missing, unknown or expired")
+        scope, *ids = grant.identity
+        return ids[0] if scope in ("resGroupSecret", "team") else None
 
     def expire_all(self) -> None:
         """Expire every access token issued so far (refresh tokens stay usable)."""

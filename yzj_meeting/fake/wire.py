@@ -1,26 +1,37 @@
-"""The wire side of the fake: the route table, field readers, the envelope and rendering.
+"""The wire side of the fake: the route table, the envelope and the write parsers.
 
 Each route maps a path to a parser (JSON body -> a typed command of ``store``), the domain
 rule that applies it, and a renderer (typed result -> answer ``data``). Adding an endpoint is
-one :class:`Route` in :data:`ROUTES` plus its rule. The fake shares no wire code with the SDK
+one :class:`Route` in :data:`ROUTES` plus its rule; the reads live in ``queries`` and
+``bookings``, the field readers in ``fields``. The fake shares no wire code with the SDK
 on purpose: it must catch the SDK's wire mistakes, not repeat them.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
 
+from . import bookings as b
+from . import queries as q
 from .calendar import REPEAT_NONE, REPEAT_RULES
 from .codes import SUCCESS_CODE, param
+from .fields import (
+    choice,
+    flag,
+    int_list,
+    oids,
+    read_int,
+    read_text,
+    required_int,
+    required_text,
+)
+from .queries import View
 from .store import (
-    STATUS_CANCELLED,
-    STATUS_DONE,
     ActorChange,
     Change,
     Details,
@@ -37,14 +48,17 @@ __all__ = [
     "JSON_HEADERS",
     "NO_HEADERS",
     "OK_NULL",
+    "OMIT",
     "RETRY_HEADERS",
     "ROUTES",
     "TOKEN_ENDPOINTS",
     "Route",
+    "View",
     "envelope",
     "find_route",
     "mask",
     "read_int",
+    "read_text",
     "required_int",
     "required_text",
 ]
@@ -60,19 +74,19 @@ OK_NULL: Final = b'{"success":true,"errorCode":0,"error":null,"data":null}'
 _NOTICE_TIMES = frozenset((-1, 0, 15, 60))
 _TOP_STATES = frozenset((0, 1))
 _TYPES = frozenset(("sign", "voice"))
-_INT_RE = re.compile(r"-?[0-9]+")
 _MASKED = frozenset(("secret", "refreshToken"))
+OMIT: Final = object()
+"""``Route.ok_error``: the success envelope has no ``error`` key (as queryByUser's sample)."""
 
 
-def envelope(success: bool, code: int, error: str | None, data: Any) -> bytes:
-    """The answer body every endpoint sends, refusals included."""
+def envelope(success: bool, code: int, error: str | object | None, data: Any) -> bytes:
+    """The answer body every endpoint sends, refusals included (``error=OMIT``: no ``error``)."""
     if data is None and success and code == SUCCESS_CODE and error is None:
         return OK_NULL
-    return json.dumps(
-        {"success": success, "errorCode": code, "error": error, "data": data},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    answer = {"success": success, "errorCode": code, "error": error, "data": data}
+    if error is OMIT:
+        del answer["error"]
+    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def mask(body: dict[str, Any]) -> dict[str, Any]:
@@ -80,59 +94,7 @@ def mask(body: dict[str, Any]) -> dict[str, Any]:
     return {k: "<masked>" if k in _MASKED else v for k, v in body.items()}
 
 
-# --- field readers: each raises a parameter error naming the field ---------------------------
-
-
-def read_text(body: Mapping[str, Any], name: str) -> str | None:
-    """An optional string."""
-    value = body.get(name)
-    if value is None or type(value) is str:
-        return value
-    raise param(f"{name} must be a string")
-
-
-def required_text(body: Mapping[str, Any], name: str) -> str:
-    """A non-empty string."""
-    value = body.get(name)
-    if value is None or value == "":
-        raise param(f"{name} is required")
-    if type(value) is not str:
-        raise param(f"{name} must be a string")
-    return value
-
-
-def read_int(body: Mapping[str, Any], name: str) -> int | None:
-    """An optional integer, also as an integer string; ``""`` counts as missing."""
-    value = body.get(name)
-    if type(value) is int:
-        return value
-    if value is None or value == "":
-        return None
-    if type(value) is str and _INT_RE.fullmatch(value.strip()):
-        return int(value)
-    raise param(f"{name} must be an integer")
-
-
-def required_int(body: Mapping[str, Any], name: str) -> int:
-    """An integer that must be there."""
-    value = read_int(body, name)
-    if value is None:
-        raise param(f"{name} is required")
-    return value
-
-
-def _choice(body: Mapping[str, Any], name: str, allowed: frozenset[int]) -> int | None:
-    value = read_int(body, name)
-    if value is None or value in allowed:
-        return value
-    raise param(f"{name} must be one of {sorted(allowed)}, not {value}")
-
-
-def _flag(body: Mapping[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is None or type(value) is bool:
-        return value
-    raise param(f"{name} must be true or false")
+# --- field readers (``fields``) and the fields of create/modify -------------------------------
 
 
 def _meeting_type(body: Mapping[str, Any]) -> str | None:
@@ -144,15 +106,6 @@ def _meeting_type(body: Mapping[str, Any]) -> str | None:
     raise param('type must be null, "sign" or "voice"')
 
 
-def _oids(body: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if type(value) is not list or not all(type(v) is str and v for v in value):
-        raise param(f"{name} must be a list of non-empty oid strings")
-    return tuple(dict.fromkeys(value))
-
-
 def _span(body: Mapping[str, Any]) -> tuple[int, int]:
     start = required_int(body, "startDate")
     end = required_int(body, "endDate")
@@ -162,7 +115,7 @@ def _span(body: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def _repeat(body: Mapping[str, Any], start: int) -> tuple[int, int | None]:
-    rule = _choice(body, "repeat", REPEAT_RULES)
+    rule = choice(body, "repeat", REPEAT_RULES)
     until = read_int(body, "repeatEndDate")
     if rule is None:
         rule = REPEAT_NONE
@@ -174,29 +127,37 @@ def _repeat(body: Mapping[str, Any], start: int) -> tuple[int, int | None]:
 
 
 def _details(body: Mapping[str, Any]) -> Details:
+    notice_times = int_list(body, "noticeTimes", -1)
+    if notice_times is not None and body.get("noticeTime") is not None:
+        raise param("noticeTime and noticeTimes are exclusive: send one of them")
     return Details(
         title=required_text(body, "title"),
         content=read_text(body, "content"),
-        notice_time=_choice(body, "noticeTime", _NOTICE_TIMES),
-        top_state=_choice(body, "topState", _TOP_STATES),
-        submit_experience=_flag(body, "submitExperience"),
+        notice_time=choice(body, "noticeTime", _NOTICE_TIMES),
+        top_state=choice(body, "topState", _TOP_STATES),
+        submit_experience=flag(body, "submitExperience"),
+        notice_times=notice_times,
+        meet_organizers=oids(body, "meetOrganizers"),
+        encryption=flag(body, "encryption"),
+        share_ids=oids(body, "shareIds"),
     )
 
 
 def _actor_change(body: Mapping[str, Any]) -> ActorChange:
-    actors, add, remove = (_oids(body, k) for k in ("actors", "addActors", "delActors"))
+    actors, add, remove = (oids(body, k) for k in ("actors", "addActors", "delActors"))
     return ActorChange(actors, add, remove)
 
 
 # --- parsers: a JSON object -> a typed command -----------------------------------------------
 
 
-def read_target(body: Mapping[str, Any], series: bool = False) -> Target:
-    """The meeting a write names: ``id``, ``openid`` and for a series ``batchId`` if sent."""
+def read_target(body: Mapping[str, Any], series: bool = False, agent: bool = False) -> Target:
+    """The meeting a write names: ``id``, ``openid`` and for a series ``batchId`` if sent;
+    ``agent``: the meeting's agent may write it too."""
     meeting_id = required_text(body, "id")
     openid = required_text(body, "openid")
     batch_id = read_text(body, "batchId") if series else None
-    return Target(meeting_id, openid, batch_id or None)
+    return Target(meeting_id, openid, batch_id or None, agent)
 
 
 def parse_create(body: Mapping[str, Any]) -> NewMeeting:
@@ -210,8 +171,9 @@ def parse_create(body: Mapping[str, Any]) -> NewMeeting:
         end=end,
         place=read_text(body, "meetingPlace"),
         room=read_text(body, "roomId"),
-        actors=_oids(body, "actors") or (),
+        actors=oids(body, "actors") or (),
         type=_meeting_type(body),
+        agent=read_text(body, "agent") or None,
     )
 
 
@@ -239,7 +201,8 @@ def parse_repeat_meeting(body: Mapping[str, Any]) -> NewSeries:
         place=read_text(body, "meetingPlace"),
         room=read_text(body, "roomId"),
         type=_meeting_type(body),
-        actors=_oids(body, "actors") or (),
+        actors=oids(body, "actors") or (),
+        agent=read_text(body, "agent") or None,
     )
 
 
@@ -260,57 +223,13 @@ def parse_day(body: Mapping[str, Any]) -> int:
 
 
 def parse_nothing(body: Mapping[str, Any]) -> None:
-    """cancel and batchCancel: nothing beyond the target."""
+    """Nothing beyond the target."""
     return None
 
 
-# --- rendering: a typed result -> answer data ----------------------------------------------------
-
-
-def render_info(meeting: Meeting, status: int, person_name: str) -> dict[str, Any]:
-    """One queryByDay item."""
-    item = {
-        "openid": meeting.openid,
-        "type": meeting.type,
-        "title": meeting.title,
-        "content": meeting.content,
-        "meetingPlace": meeting.meeting_place,
-        "meetingStatus": status,
-        "readStatus": 0,
-        "acceptStatus": 0,
-        "personName": person_name,
-        "doneTime": meeting.end_date if status == STATUS_DONE else None,
-        "id": meeting.id,
-        "noticeTime": meeting.notice_time,
-        "startDate": meeting.start_date,
-        "endDate": meeting.end_date,
-        "createDate": meeting.create_date,
-        "roomId": meeting.room_id,
-        "roomOrderId": "",
-    }
-    if status == STATUS_CANCELLED:
-        item["cancelDate"] = meeting.cancel_date
-    return item
-
-
-@attrs.frozen
-class View:
-    """What rendering may know besides the result: the clock and the people directory."""
-
-    store: MeetingStore
-    now: int
-    people: Mapping[str, str]
-
-    def person_name(self, openid: str) -> str:
-        """``people[openid]``, else ``"用户"`` and the openid's last four characters."""
-        name = self.people.get(openid)
-        return name if name is not None else f"用户{openid[-4:]}"
-
-
-def _render_day(meetings: list[Meeting], view: View) -> list[dict[str, Any]]:
-    return [
-        render_info(m, view.store.status(m, view.now), view.person_name(m.openid)) for m in meetings
-    ]
+def parse_cancel(body: Mapping[str, Any]) -> str | None:
+    """cancel and batchCancel: the optional ``cancelReason`` (detail shows it)."""
+    return read_text(body, "cancelReason") or None
 
 
 # --- domain rules: (store, located meetings, command, now ms) -> result ----------------------
@@ -324,11 +243,11 @@ def _create(store: MeetingStore, _: Located, command: NewMeeting, now: int) -> A
 
 
 def _modify(store: MeetingStore, located: Located, command: Change, now: int) -> None:
-    store.modify(located[0], command)
+    store.modify(located[0], command, now)
 
 
-def _cancel(store: MeetingStore, located: Located, command: None, now: int) -> None:
-    store.cancel(located, now)
+def _cancel(store: MeetingStore, located: Located, reason: str | None, now: int) -> None:
+    store.cancel(located, now, reason)
 
 
 def _repeat_meeting(store: MeetingStore, _: Located, command: NewSeries, now: int) -> Any:
@@ -339,10 +258,6 @@ def _batch_modify(store: MeetingStore, located: Located, command: SeriesChange, 
     store.batch_modify(located, command, now)
 
 
-def _query_by_day(store: MeetingStore, _: Located, day: int, now: int) -> list[Meeting]:
-    return store.on_day(day)
-
-
 def _as_is(result: Any, view: View) -> Any:
     return result
 
@@ -351,6 +266,10 @@ def _as_is(result: Any, view: View) -> Any:
 
 MEETING_PREFIX: Final = "/gateway/cloudwork/meeting/"
 TOKEN_PREFIX: Final = "/gateway/oauth2/token/"
+ROOM_BOOK_PREFIX: Final = "/api/roomBook/third/"
+_ROOTS: Final = ("/gateway/", "/api/roomBook/")
+ATTEND_OK_CODE: Final = 200
+ATTEND_OK_ERROR: Final = "正确访问"
 
 
 @attrs.frozen
@@ -358,9 +277,12 @@ class Route:
     """One endpoint: its name, how to read its body, its rule and how to render the result.
 
     ``token``: a token endpoint (no accessToken, no rate limit; ``tokens`` answers it).
-    ``target``: the write names a ``"meeting"`` (id + openid: the creator's) or an occurrence
-    and the rest of its ``"series"``; resolved before the other fields are read. ``writes``:
-    the rule may change meetings (it runs under the persistence write lock).
+    ``target``: the write names a ``"meeting"`` (id + openid: the creator's, or with
+    ``agent_may`` the meeting's agent's) or an occurrence and the rest of its ``"series"``;
+    resolved before the other fields are read. ``writes``: the rule may change meetings (it
+    runs under the persistence write lock). ``ok_code``/``ok_error``: the ``errorCode`` and
+    ``error`` of a success (``OMIT``: no ``error`` key). ``eid_checked``: the body's ``eid``
+    must be the access token's workspace (when the token has one).
     """
 
     name: str
@@ -369,12 +291,20 @@ class Route:
     apply: Callable[[MeetingStore, Located, Any, int], Any] | None = None
     render: Callable[[Any, View], Any] = _as_is
     target: Literal["meeting", "series"] | None = None
+    agent_may: bool = False
     writes: bool = False
     token: bool = False
+    ok_code: int = SUCCESS_CODE
+    ok_error: str | object | None = None
+    eid_checked: bool = False
 
 
 def _meeting(name: str, **kwargs: Any) -> Route:
     return Route(name, MEETING_PREFIX + name, **kwargs)
+
+
+def _room_book(name: str, **kwargs: Any) -> Route:
+    return Route(name, ROOM_BOOK_PREFIX + name, ok_error="", **kwargs)
 
 
 def _token(name: str) -> Route:
@@ -386,8 +316,15 @@ ROUTES: Final[Mapping[str, Route]] = MappingProxyType(
         route.path: route
         for route in (
             _meeting("create", parse=parse_create, apply=_create, writes=True),
-            _meeting("modify", parse=parse_modify, apply=_modify, target="meeting", writes=True),
-            _meeting("cancel", apply=_cancel, target="meeting", writes=True),
+            _meeting(
+                "modify",
+                parse=parse_modify,
+                apply=_modify,
+                target="meeting",
+                agent_may=True,
+                writes=True,
+            ),
+            _meeting("cancel", parse=parse_cancel, apply=_cancel, target="meeting", writes=True),
             _meeting(
                 "repeatMeeting", parse=parse_repeat_meeting, apply=_repeat_meeting, writes=True
             ),
@@ -396,10 +333,59 @@ ROUTES: Final[Mapping[str, Route]] = MappingProxyType(
                 parse=parse_batch_modify,
                 apply=_batch_modify,
                 target="series",
+                agent_may=True,
                 writes=True,
             ),
-            _meeting("batchCancel", apply=_cancel, target="series", writes=True),
-            _meeting("queryByDay", parse=parse_day, apply=_query_by_day, render=_render_day),
+            _meeting(
+                "batchCancel", parse=parse_cancel, apply=_cancel, target="series", writes=True
+            ),
+            _meeting("queryByDay", parse=parse_day, apply=q.apply_day, render=q.render_infos),
+            _meeting(
+                "queryByRange", parse=q.parse_range, apply=q.apply_range, render=q.render_infos
+            ),
+            _meeting("detail", parse=q.parse_detail, apply=q.apply_detail, render=q.render_detail),
+            _meeting(
+                "queryByUser",
+                parse=q.parse_by_user,
+                apply=q.apply_by_user,
+                render=q.render_by_user,
+                ok_error=OMIT,
+            ),
+            _meeting(
+                "getAttendDetail",
+                parse=q.parse_attend,
+                apply=q.apply_attend,
+                render=q.render_attend,
+                ok_code=ATTEND_OK_CODE,
+                ok_error=ATTEND_OK_ERROR,
+            ),
+            _meeting(
+                "pageRecentList",
+                parse=b.parse_recent,
+                apply=b.apply_recent,
+                render=b.render_recent,
+                ok_error="",
+            ),
+            _room_book("hasNew", parse=b.parse_has_new, apply=b.apply_has_new, eid_checked=True),
+            _room_book(
+                "bookInfo",
+                parse=b.parse_book_info,
+                apply=b.apply_book_info,
+                render=b.render_book_info,
+                eid_checked=True,
+            ),
+            _room_book(
+                "freeRooms",
+                parse=b.parse_free_rooms,
+                apply=b.apply_free_rooms,
+                render=b.render_free_rooms,
+            ),
+            _room_book(
+                "getActors",
+                parse=b.parse_get_actors,
+                apply=b.apply_get_actors,
+                render=b.render_get_actors,
+            ),
             _token("getAccessToken"),
             _token("refreshToken"),
         )
@@ -411,12 +397,14 @@ TOKEN_ENDPOINTS: Final = frozenset(r.name for r in ROUTES.values() if r.token)
 
 
 def find_route(path: str) -> Route | None:
-    """The route of ``path``; a prefix before ``/gateway/`` (a reverse proxy) is ignored."""
+    """The route of ``path``; a prefix before ``/gateway/`` or ``/api/roomBook/`` (a reverse
+    proxy) is ignored."""
     route = ROUTES.get(path)
     if route is None:
-        cut = path.find("/gateway/")
-        if cut > 0:
-            route = ROUTES.get(path[cut:])
+        for root in _ROOTS:
+            cut = path.find(root)
+            if cut > 0:
+                return ROUTES.get(path[cut:])
     return route
 
 
@@ -425,5 +413,5 @@ def locate(store: MeetingStore, route: Route, body: Mapping[str, Any]) -> Locate
     if route.target is None:
         return []
     if route.target == "meeting":
-        return [store.writable(read_target(body))]
-    return store.series_from(read_target(body, series=True))
+        return [store.writable(read_target(body, agent=route.agent_may))]
+    return store.series_from(read_target(body, series=True, agent=route.agent_may))
