@@ -28,7 +28,8 @@ from ..models import (
     QueryByDay,
     RepeatMeeting,
 )
-from .journal import Intent, Journal, JournalRow
+from .journal import Intent, JournalRow
+from .journal_protocol import SyncJournal
 from .plan import Action, ActionKind, intent_for, plan, plan_key
 from .schedule import Entry
 
@@ -76,7 +77,7 @@ class SyncResult:
 
 async def sync(
     client: MeetingClient,
-    journal: Journal,
+    journal: SyncJournal,
     entries: Sequence[Entry],
     *,
     prune: bool = False,
@@ -97,7 +98,7 @@ async def sync(
 
 async def apply(
     client: MeetingClient,
-    journal: Journal,
+    journal: SyncJournal,
     actions: Iterable[Action],
     *,
     prune: bool = False,
@@ -172,7 +173,7 @@ class _Item:
 
 
 class _Runner:
-    def __init__(self, client: MeetingClient, journal: Journal, prune: bool, mapped: set[str]):
+    def __init__(self, client: MeetingClient, journal: SyncJournal, prune: bool, mapped: set[str]):
         self.client = client
         self.journal = journal
         self.prune = prune
