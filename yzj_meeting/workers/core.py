@@ -22,11 +22,11 @@ import attrs
 from .._http import Timeout
 from ..auth import Credentials
 from ..client import MeetingClient
-from ..sync import SyncResult, load_schedule, sync, target_name
+from ..sync import ScheduleError, SyncResult, load_schedule, sync, target_name
 from ..sync.fence import GatedTransport, SendGate
 from ..sync.pg_journal import FencedOut, PgJournal, make_pool
 from ..transports.base import Transport
-from .tenants import Tenant, Tenants
+from .tenants import Tenant, TenantError, Tenants
 
 try:
     from psycopg.types.json import Jsonb
@@ -34,7 +34,13 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("workers need the workers extra: pip install 'yzj-meeting[workers]'") from exc
 
-__all__ = ["ClientFactory", "LeaseOptions", "default_client_factory", "sync_tenant"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "ClientFactory",
+    "LeaseOptions",
+    "default_client_factory",
+    "sync_tenant",
+]
 
 log = logging.getLogger("yzj_meeting.workers")
 
@@ -61,6 +67,9 @@ class LeaseOptions:
             connect=min(10.0, self.request_timeout),
             read=self.request_timeout,
         )
+
+
+DEFAULT_LEASE = LeaseOptions()
 
 
 def default_client_factory(
@@ -93,7 +102,7 @@ async def sync_tenant(
     db: str | AsyncConnectionPool,
     tenants: Tenants,
     client_factory: ClientFactory | None = None,
-    lease: LeaseOptions = LeaseOptions(),
+    lease: LeaseOptions = DEFAULT_LEASE,
     owner: str | None = None,
     prune: bool = False,
     concurrency: int = 8,
@@ -104,11 +113,17 @@ async def sync_tenant(
     is sent), ``LeaseHeld`` (another live holder) or ``FencedOut`` (the lease was lost midway:
     this worker stopped sending; the next holder resolves what was in flight).
     """
-    tenant = tenants.get(eid)
-    entries = load_schedule(schedule)
     factory = client_factory or default_client_factory()
     pool = await make_pool(db) if isinstance(db, str) else db
     try:
+        try:
+            tenant = tenants.get(eid)
+            entries = load_schedule(schedule)
+        except (TenantError, ScheduleError) as exc:
+            # Our own messages (file:line, field names): never a secret.
+            run = await _run_started(pool, "", eid, owner or "", None)
+            await _run_finished(pool, run, None, exc)
+            raise
         target = target_name(tenant.base_url, eid)
         async with await PgJournal.open(
             pool,
@@ -138,7 +153,7 @@ async def sync_tenant(
 
 
 async def _run_started(
-    pool: AsyncConnectionPool, target: str, eid: str, owner: str, fence: int
+    pool: AsyncConnectionPool, target: str, eid: str, owner: str, fence: int | None
 ) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute(
@@ -158,11 +173,13 @@ async def _run_finished(
         counts: dict[str, int] | None = {**result.counts(), "kept": result.kept}
         errors = [str(item) for item in result.errors[:_MAX_ERRORS]]
     else:
-        outcome = "fenced" if isinstance(error, FencedOut) else "error"
         counts = None
-        # The type only: an exception's text is the SDK's (never a secret), but a foreign one
-        # could hold anything.
-        errors = [type(error).__name__]
+        if isinstance(error, (TenantError, ScheduleError)):
+            outcome, errors = "rejected", [str(error)]
+        else:
+            outcome = "fenced" if isinstance(error, FencedOut) else "error"
+            # The type only: the SDK's texts never hold a secret, but a foreign one might.
+            errors = [type(error).__name__]
     try:
         async with pool.connection() as conn:
             await conn.execute(
