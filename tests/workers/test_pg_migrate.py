@@ -17,7 +17,7 @@ async def test_migrate_is_idempotent_and_safe_to_run_together(pg_url: str) -> No
     assert await migrate(pg_url) == SCHEMA_VERSION
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM yzj_schema").fetchall() == [(SCHEMA_VERSION,)]
-        for table in ("yzj_journal", "yzj_leases", "yzj_runs", "yzj_tenants"):
+        for table in ("yzj_journal", "yzj_leases", "yzj_lease_log", "yzj_runs", "yzj_tenants"):
             assert conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() == (table,)
 
 

@@ -46,6 +46,7 @@ class SendGate:
         self.clock = clock
         self.until = -math.inf
         self.lost: str | None = None
+        self.label = ""  # who sends: target|owner|fence (set when the lease is taken)
 
     def extend(self, until: float) -> None:
         """The lease is held until ``until`` (local monotonic), unless already lost."""

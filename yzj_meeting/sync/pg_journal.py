@@ -84,6 +84,13 @@ _MIGRATIONS: tuple[str, ...] = (
         fence      bigint NOT NULL,
         expires_at timestamptz NOT NULL
     );
+    CREATE TABLE yzj_lease_log (
+        target      text NOT NULL,
+        owner       text NOT NULL,
+        fence       bigint NOT NULL,
+        acquired_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (target, fence)
+    );
     CREATE TABLE yzj_runs (
         id          bigserial PRIMARY KEY,
         target      text NOT NULL,
@@ -114,6 +121,21 @@ _FENCE_SQL = (
     "SELECT 1 FROM yzj_leases WHERE target = %s AND owner = %s AND fence = %s "
     "AND expires_at > clock_timestamp() FOR SHARE"
 )
+
+
+# Take the lease if free or expired (the fence grows by one) and log who took which fence.
+_ACQUIRE_SQL = """
+WITH taken AS (
+    INSERT INTO yzj_leases AS l (target, owner, fence, expires_at)
+    VALUES (%(t)s, %(o)s, 1, clock_timestamp() + make_interval(secs => %(s)s))
+    ON CONFLICT (target) DO UPDATE SET owner = EXCLUDED.owner, fence = l.fence + 1,
+        expires_at = EXCLUDED.expires_at
+    WHERE l.expires_at <= clock_timestamp()
+    RETURNING fence
+)
+INSERT INTO yzj_lease_log (target, owner, fence) SELECT %(t)s, %(o)s, fence FROM taken
+RETURNING fence
+"""
 
 
 class FencedOut(JournalError):
@@ -303,12 +325,7 @@ class PgJournal:
             started = time.monotonic()
             async with self._pool.connection() as conn:
                 cur = await conn.execute(
-                    "INSERT INTO yzj_leases AS l (target, owner, fence, expires_at) "
-                    "VALUES (%(t)s, %(o)s, 1, clock_timestamp() + make_interval(secs => %(s)s)) "
-                    "ON CONFLICT (target) DO UPDATE SET owner = EXCLUDED.owner, "
-                    "fence = l.fence + 1, expires_at = EXCLUDED.expires_at "
-                    "WHERE l.expires_at <= clock_timestamp() RETURNING fence",
-                    {"t": self.target, "o": self._lease.owner, "s": self.ttl},
+                    _ACQUIRE_SQL, {"t": self.target, "o": self._lease.owner, "s": self.ttl}
                 )
                 taken = await cur.fetchone()
                 if taken is None:
@@ -320,6 +337,7 @@ class PgJournal:
                     left = await cur.fetchone()
             if taken is not None:
                 self._lease.fence = int(taken[0])
+                self.gate.label = f"{self.target}|{self._lease.owner}|{self._lease.fence}"
                 self.gate.extend(started + self.ttl)
                 log.info("lease taken: fence %d", self._lease.fence)
                 return
