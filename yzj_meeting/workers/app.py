@@ -24,7 +24,8 @@ from .tenants import TenantError, Tenants
 
 try:
     from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
-    from procrastinate.exceptions import AlreadyEnqueued
+    from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+    from procrastinate.jobs import Status
     from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("workers need the workers extra: pip install 'yzj-meeting[workers]'") from exc
@@ -32,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = [
     "CONTEXT_KEY",
     "RESYNC_TASK",
+    "RETRY",
     "SYNC_TASK",
     "SyncIncomplete",
     "WorkerConfig",
@@ -101,16 +103,18 @@ async def _resync_job(context: JobContext, timestamp: int) -> None:
         await defer_sync(context.app, eid, schedule)
 
 
-def make_app(url: str, *, resync_cron: str | None = "*/10 * * * *") -> App:
+def make_app(
+    url: str, *, resync_cron: str | None = "*/10 * * * *", retry: RetryStrategy = RETRY
+) -> App:
     """A procrastinate app on the PostgreSQL database at ``url`` with the sync tasks.
 
     ``resync_cron`` is the periodic re-sync's cadence (cron, with an optional 6th field for
-    seconds); ``None`` turns it off.
+    seconds); ``None`` turns it off. ``retry`` is how a failed sync job is retried.
     """
     # procrastinate's pool checks each connection on checkout (a restarted database is fine).
     connector = PsycopgConnector(conninfo=url, min_size=1)
     app = App(connector=connector)
-    app.task(name=SYNC_TASK, pass_context=True, retry=RETRY)(_sync_job)
+    app.task(name=SYNC_TASK, pass_context=True, retry=retry)(_sync_job)
     resync = app.task(name=RESYNC_TASK, pass_context=True, queueing_lock=RESYNC_TASK)(_resync_job)
     if resync_cron is not None:
         app.periodic(cron=resync_cron, periodic_id="resync")(resync)
@@ -141,8 +145,18 @@ async def recover_stalled(
         try:
             stalled: Any = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=after)
             for job in stalled:
-                log.warning("job %s of a silent worker goes back to the queue", job.id)
-                await app.job_manager.retry_job(job)
+                await _requeue(app, job)
         except Exception as exc:  # the database may be restarting: try again next round
             log.warning("stalled-job recovery failed: %s", type(exc).__name__)
         await asyncio.sleep(every)
+
+
+async def _requeue(app: App, job: Any) -> None:
+    try:
+        await app.job_manager.retry_job(job)
+        log.warning("job %s of a silent worker goes back to the queue", job.id)
+    except UniqueViolation:
+        # A newer job of the same tenant is waiting (its queueing lock): it does this one's
+        # work, so this one ends here rather than holding the tenant's lock forever.
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        log.warning("job %s of a silent worker is superseded by a waiting one", job.id)

@@ -22,12 +22,13 @@ import attrs
 from ..errors import ValidationError
 from ..sync import SyncResult, load_schedule
 from ..sync.pg_journal import make_pool, migrate
-from .app import CONTEXT_KEY, WorkerConfig, defer_sync, make_app, recover_stalled
+from .app import CONTEXT_KEY, RETRY, WorkerConfig, defer_sync, make_app, recover_stalled
 from .core import DEFAULT_LEASE, ClientFactory, LeaseOptions, default_client_factory, sync_tenant
 from .tenants import load_tenants
 
 try:
     import psycopg
+    from procrastinate import RetryStrategy
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("workers need the workers extra: pip install 'yzj-meeting[workers]'") from exc
 
@@ -192,6 +193,7 @@ async def run_worker(
     heartbeat: float = 5.0,
     environ: Mapping[str, str] | None = None,
     install_signal_handlers: bool = True,
+    retry: RetryStrategy = RETRY,
 ) -> None:
     """Run a worker until SIGINT/SIGTERM (or cancelled): ``concurrency`` tenants at once."""
     check_database_url(database)
@@ -201,7 +203,7 @@ async def run_worker(
     factory = client_factory or default_client_factory(**_redis_options(redis))
     await journal_migrate(database)
     pool = await make_pool(database, max_size=2 * concurrency + 2)
-    app = make_app(database, resync_cron=resync_cron)
+    app = make_app(database, resync_cron=resync_cron, retry=retry)
     config = WorkerConfig(pool=pool, tenants=tenants, client_factory=factory, lease=lease)
     try:
         async with app.open_async():
