@@ -26,8 +26,12 @@ LOG = web.AppKey("log", list)
 async def handle(request: web.Request) -> web.StreamResponse:
     arrived = time.time()
     body = await request.read()
+    try:
+        title = json.loads(body).get("title")
+    except (ValueError, AttributeError):
+        title = None
     request.app[LOG].append(
-        [arrived, request.headers.get("X-Yzj-Sender", ""), request.path.rsplit("/", 1)[-1]]
+        [arrived, request.headers.get("X-Yzj-Sender", ""), request.path.rsplit("/", 1)[-1], title]
     )
     answer = request.app[SERVICE].handle(request.method, request.path, request.query, body)
     if answer.delay > 0.0 and not answer.refuse:

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for the tests: ``initdb`` + ``pg_ctl`` as the postgres user.
 
 The cluster lives in a temporary directory on a free port of 127.0.0.1, runs with
-``fsync=off`` (nothing here must survive a power cut), and is removed by ``stop()``.
+``fsync=off`` (nothing here must survive a power cut; a committed transaction still survives
+the server being killed, which the chaos test does), and is removed by ``destroy()``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class PgCluster:
         options = (
             f"-c port={self.port} -c listen_addresses=127.0.0.1 "
             f"-c unix_socket_directories={self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c full_page_writes=off -c max_connections=200"
         )
         self._run(
             "pg_ctl",

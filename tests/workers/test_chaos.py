@@ -162,12 +162,45 @@ def late_calls(url: str, log: list[list[Any]]) -> list[Any]:
     for target, fence, at in taken:
         by_target[target].append((fence, at))
     late = []
-    for arrived, sender, endpoint in log:
+    for arrived, sender, endpoint, _title in log:
         target, _owner, fence = sender.split("|")
         newer = [at for f, at in by_target[target] if f > int(fence)]
         if newer and arrived >= min(newer):
             late.append((arrived, sender, endpoint, min(newer)))
     return late
+
+
+def diagnose(url: str, log: list[list[Any]], wrong: dict[str, Any], t0: float) -> Any:
+    """Who sent the wrong meetings' calls, the tenant's fences and runs (relative times)."""
+    out: dict[str, Any] = {}
+    with psycopg.connect(url) as conn:
+        for eid, diff in wrong.items():
+            titles = {t.removesuffix(" v2") for t in diff["extra"] + diff["missing"]}
+            out[eid] = {
+                "diff": diff,
+                "calls": [
+                    (round(a - t0, 3), s.split("|", 1)[1], e, ti)
+                    for a, s, e, ti in log
+                    if s.startswith(("http", ""))
+                    and ti
+                    and ti.removesuffix(" v2") in titles
+                    and f"#{eid}|" in s
+                ],
+                "fences": [
+                    (f, o, round(at - t0, 3))
+                    for f, o, at in conn.execute(
+                        "SELECT fence, owner, extract(epoch FROM acquired_at)::float8 "
+                        "FROM yzj_lease_log WHERE target LIKE %s ORDER BY fence",
+                        (f"%#{eid}",),
+                    )
+                ],
+                "runs": conn.execute(
+                    "SELECT fence, outcome, counts, errors FROM yzj_runs WHERE eid = %s "
+                    "ORDER BY id",
+                    (eid,),
+                ).fetchall(),
+            }
+    return out
 
 
 async def test_chaos(cluster: PgCluster, emulator: str, tmp_path: Path) -> None:
@@ -188,6 +221,7 @@ async def test_chaos(cluster: PgCluster, emulator: str, tmp_path: Path) -> None:
 
     workers = Workers(url, tenants_file, tmp_path / "workers.log")
     started = time.monotonic()
+    started_wall = time.time()
     stopped: subprocess.Popen[bytes] | None = None
     try:
         workers.top_up(WORKERS)
@@ -239,7 +273,22 @@ async def test_chaos(cluster: PgCluster, emulator: str, tmp_path: Path) -> None:
 
     log = get_json(f"{emulator}/_chaos/log")
     meetings = get_json(f"{emulator}/_chaos/meetings")
-    assert held(meetings) == desired(paths)  # nothing lost, nothing twice, edits applied
+    have, want = held(meetings), desired(paths)
+    wrong = {
+        eid: {
+            "extra": sorted(
+                (collections.Counter(have.get(eid, [])) - collections.Counter(titles)).elements()
+            ),
+            "missing": sorted(
+                (collections.Counter(titles) - collections.Counter(have.get(eid, []))).elements()
+            ),
+        }
+        for eid, titles in want.items()
+        if sorted(have.get(eid, [])) != titles
+    }
+    if wrong:
+        print(json.dumps(diagnose(url, log, wrong, started_wall), indent=1, default=str))
+    assert wrong == {}  # nothing lost, nothing twice, edits applied
     assert late_calls(url, log) == []  # no call after the tenant's fence moved on
     with psycopg.connect(url) as conn:
         pending = conn.execute("SELECT count(*) FROM yzj_journal WHERE pending IS NOT NULL")
@@ -260,7 +309,7 @@ async def test_chaos(cluster: PgCluster, emulator: str, tmp_path: Path) -> None:
     assert SECRET not in dump
     per_tenant_minute: collections.Counter[tuple[str, str, int]] = collections.Counter()
     tokens: collections.Counter[str] = collections.Counter()
-    for arrived, sender, endpoint in log:
+    for arrived, sender, endpoint, _title in log:
         eid = sender.split("|")[0].rsplit("#", 1)[-1]
         per_tenant_minute[(eid, endpoint, int(arrived // 60))] += 1
         if endpoint == "getAccessToken":

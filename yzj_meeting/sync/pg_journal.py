@@ -151,14 +151,22 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # An intent acknowledged but lost in a server crash would let its call be sent unrecorded
+    # (a duplicate later): commits must be durable whatever the server's default says.
+    await conn.execute("SET synchronous_commit TO on")
+
+
 async def make_pool(url: str, *, max_size: int = 4) -> AsyncConnectionPool:
-    """An open connection pool on ``url`` (autocommit; each connection checked on checkout)."""
+    """An open connection pool on ``url``: autocommit, durable commits (``synchronous_commit``
+    on), each connection checked on checkout."""
     pool = AsyncConnectionPool(
         url,
         min_size=1,
         max_size=max_size,
         open=False,
         kwargs={"autocommit": True},
+        configure=_configure,
         check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=30.0)
