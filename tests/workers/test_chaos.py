@@ -229,6 +229,7 @@ async def test_chaos(cluster: PgCluster, emulator: str, tmp_path: Path) -> None:
         rng.shuffle(actions)
         for action in actions:
             await asyncio.sleep(CHAOS_SECONDS / len(actions) * rng.uniform(0.6, 1.4))
+            workers.top_up(WORKERS)  # crash injections may have killed some meanwhile
             if action == "kill" and workers.alive():
                 os.kill(rng.choice(workers.alive()).pid, signal.SIGKILL)
                 workers.events["sigkill"] += 1
