@@ -14,6 +14,7 @@ from yzj_meeting.fake import FakeService, Faults
 from yzj_meeting.sync.pg_journal import FencedOut, migrate
 from yzj_meeting.sync.schedule import ScheduleError
 from yzj_meeting.workers import LeaseOptions, TenantError, sync_tenant
+from yzj_meeting.workers.commands import status
 
 from .support import SECRET, FakeFactory, database_text, live_titles, tenants, write_schedule
 
@@ -114,6 +115,8 @@ async def test_a_worker_that_loses_its_lease_stops_sending(url: str, tmp_path: P
         pending = conn.execute("SELECT key FROM yzj_journal WHERE pending IS NOT NULL").fetchall()
     assert outcome == "fenced"
     assert len(pending) == 1  # the third create: sent, its outcome not recorded (in doubt)
+    (report,) = await status(url)
+    assert (report.eid, report.last_outcome, report.in_doubt) == ("e1", "fenced", pending[0])
 
 
 async def test_bad_input_sends_nothing(url: str, tmp_path: Path) -> None:

@@ -86,7 +86,6 @@ def group() -> Any:
     @click.group()
     def cli() -> None:
         """Sync many tenants' schedules with workers sharing a PostgreSQL journal."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     @cli.command("worker")
     @database
@@ -98,6 +97,7 @@ def group() -> Any:
         database: str, redis: str | None, concurrency: int, tenants_file: str | None, **lease: float
     ) -> None:
         """Run sync jobs until interrupted."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         options = LeaseOptions(lease["lease_ttl"], lease["send_budget"], lease["request_timeout"])
         _run(
             run_worker(

@@ -121,11 +121,14 @@ SELECT e.eid, l.started_at, l.outcome, l.counts, l.errors,
     (SELECT count(*) FROM yzj_runs r WHERE r.eid = e.eid AND r.outcome <> 'ok'),
     (SELECT coalesce(array_agg(j.key ORDER BY j.key), '{}') FROM yzj_journal j
         WHERE j.target LIKE '%%#' || e.eid AND j.pending IN ('create', 'cancel')),
-    (SELECT count(*) FROM procrastinate_jobs p
-        WHERE p.lock = 'yzj-tenant:' || e.eid AND p.status IN ('todo', 'doing'))
+    {queued}
 FROM eids e LEFT JOIN last l ON l.eid = e.eid
 ORDER BY e.eid
 """
+
+
+_QUEUED_SQL = """(SELECT count(*) FROM procrastinate_jobs p
+        WHERE p.lock = 'yzj-tenant:' || e.eid AND p.status IN ('todo', 'doing'))"""
 
 
 async def status(database: str) -> list[TenantStatus]:
@@ -133,7 +136,10 @@ async def status(database: str) -> list[TenantStatus]:
     async with await psycopg.AsyncConnection.connect(
         check_database_url(database), autocommit=True
     ) as conn:
-        cur = await conn.execute(_STATUS_SQL)
+        cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+        jobs = await cur.fetchone()
+        queued = _QUEUED_SQL if jobs and jobs[0] else "0"
+        cur = await conn.execute(_STATUS_SQL.replace("{queued}", queued).encode())
         rows = await cur.fetchall()
     return [
         TenantStatus(
