@@ -131,3 +131,13 @@ async def test_sync_foreground_on_the_shared_journal(url: str, tmp_path: Path) -
 def test_tenants_type_is_exported() -> None:
     assert tenants("x").get("x").eid == "x"
     assert isinstance(tenants("x"), Tenants)
+
+
+async def test_redis_is_refused_clearly_until_the_redis_module_exists(url: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("yzj_meeting.redis") is not None:
+        pytest.skip("yzj_meeting.redis is installed: wired through MeetingClient")
+    with pytest.raises(ValidationError) as caught:
+        await run_worker(url, redis="redis://127.0.0.1:1/0", install_signal_handlers=False)
+    assert caught.value.field == "redis"
