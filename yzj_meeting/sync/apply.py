@@ -29,7 +29,8 @@ from ..models import (
     RepeatMeeting,
 )
 from .entry import Entry
-from .journal import Intent, Journal, JournalRow
+from .journal import Intent, JournalRow
+from .journal_protocol import SyncJournal
 from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_fingerprints
 
 __all__ = ["ItemError", "SyncResult", "apply", "dry_result", "plan_sync", "sync"]
@@ -78,7 +79,7 @@ class SyncResult:
 
 async def sync(
     client: MeetingClient,
-    journal: Journal,
+    journal: SyncJournal,
     entries: Sequence[Entry],
     *,
     prune: bool = False,
@@ -100,7 +101,7 @@ async def sync(
 
 
 async def plan_sync(
-    journal: Journal | None, entries: Sequence[Entry], *, prune: bool = False
+    journal: SyncJournal | None, entries: Sequence[Entry], *, prune: bool = False
 ) -> list[Action]:
     """What a sync of ``entries`` would do, one ``Action`` per key: nothing sent or written.
 
@@ -120,7 +121,7 @@ def dry_result(actions: Sequence[Action]) -> SyncResult:
 
 async def apply(
     client: MeetingClient,
-    journal: Journal,
+    journal: SyncJournal,
     actions: Iterable[Action],
     *,
     prune: bool = False,
@@ -198,7 +199,7 @@ class _Item:
 
 
 class _Runner:
-    def __init__(self, client: MeetingClient, journal: Journal, prune: bool, mapped: set[str]):
+    def __init__(self, client: MeetingClient, journal: SyncJournal, prune: bool, mapped: set[str]):
         self.client = client
         self.journal = journal
         self.prune = prune

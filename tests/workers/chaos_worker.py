@@ -1,0 +1,83 @@
+"""A worker for the chaos test: ``run_worker`` with short leases, sends labelled with the
+sender (target|owner|fence) and, at rates from the environment, SIGKILL of itself right before
+a meeting write leaves (after its intent) or right after its answer (before its outcome).
+
+``python tests/workers/chaos_worker.py DATABASE TENANTS_FILE``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import sys
+
+import attrs
+from procrastinate import RetryStrategy
+
+from yzj_meeting._http import HttpRequest, HttpResponse, Timeout
+from yzj_meeting.auth import Credentials
+from yzj_meeting.client import MeetingClient
+from yzj_meeting.retry import RetryPolicy
+from yzj_meeting.sync.fence import GatedTransport, SendGate
+from yzj_meeting.transports.aiohttp import AiohttpTransport
+from yzj_meeting.workers import LeaseOptions, Tenant
+from yzj_meeting.workers.commands import run_worker
+
+WRITES = {"create", "modify", "cancel", "repeatMeeting", "batchModify", "batchCancel"}
+CRASH_BEFORE = float(os.environ.get("CHAOS_CRASH_BEFORE", "0"))
+CRASH_AFTER = float(os.environ.get("CHAOS_CRASH_AFTER", "0"))
+LEASE = LeaseOptions(ttl=4.0, send_budget=1.0, request_timeout=1.5, wait=30.0)
+
+
+class Labelled:
+    def __init__(self, inner: AiohttpTransport, gate: SendGate) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        write = request.endpoint in WRITES
+        if write and random.random() < CRASH_BEFORE:
+            os.kill(os.getpid(), signal.SIGKILL)
+        headers = {**request.headers, "X-Yzj-Sender": self.gate.label}
+        answer = await self.inner.send(attrs.evolve(request, headers=headers))
+        if write and random.random() < CRASH_AFTER:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return answer
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def factory(tenant: Tenant, gate: SendGate, timeout: Timeout) -> MeetingClient:
+    return MeetingClient(
+        credentials=Credentials(eid=tenant.eid, secret=tenant.secret),
+        base_url=tenant.base_url,
+        transport=GatedTransport(Labelled(AiohttpTransport(timeout=timeout), gate), gate),
+        timeout=timeout,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.3, deadline=3.0),
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format=f"{os.getpid()} %(name)s %(message)s")
+    database, tenants_file = sys.argv[1], sys.argv[2]
+    asyncio.run(
+        run_worker(
+            database,
+            concurrency=4,
+            tenants_file=tenants_file,
+            lease=LEASE,
+            client_factory=factory,
+            resync_cron=None,
+            stalled_after=3.0,
+            heartbeat=0.5,
+            retry=RetryStrategy(max_attempts=100, wait=1),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

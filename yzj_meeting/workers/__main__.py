@@ -1,0 +1,5 @@
+"""``python -m yzj_meeting.workers``: the worker commands."""
+
+from .cli import main
+
+main()

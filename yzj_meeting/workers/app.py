@@ -1,0 +1,162 @@
+"""The procrastinate side: the sync job, the periodic re-sync, stalled-job recovery.
+
+- ``yzj_meeting.sync_tenant(eid, schedule)``: runs ``sync_tenant``. Deferred with
+  ``lock="yzj-tenant:<eid>"`` (one job of a tenant runs at a time) and the same
+  ``queueing_lock`` (enqueueing a tenant whose job is still waiting keeps one). A job that could
+  not finish (keys failed, the lease was busy or lost, the database went away) is retried with
+  exponential backoff; bad input (unknown tenant, invalid schedule) is recorded, not retried.
+- ``yzj_meeting.resync_all``: periodic; enqueues every known tenant (``yzj_tenants``) again.
+- ``recover_stalled``: jobs whose worker stopped sending heartbeats (killed, paused) go back to
+  the queue. The tenant lease makes a paused worker that wakes up harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import attrs
+
+from ..sync.schedule import ScheduleError
+from .core import ClientFactory, LeaseOptions, sync_tenant
+from .tenants import TenantError, Tenants
+
+try:
+    from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
+    from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+    from procrastinate.jobs import Status
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("workers need the workers extra: pip install 'yzj-meeting[workers]'") from exc
+
+__all__ = [
+    "CONTEXT_KEY",
+    "RESYNC_TASK",
+    "RETRY",
+    "SYNC_TASK",
+    "SyncIncomplete",
+    "WorkerConfig",
+    "defer_sync",
+    "make_app",
+    "recover_stalled",
+]
+
+log = logging.getLogger("yzj_meeting.workers")
+
+SYNC_TASK = "yzj_meeting.sync_tenant"
+RESYNC_TASK = "yzj_meeting.resync_all"
+CONTEXT_KEY = "yzj_meeting"
+# total wait before retry n (0-based): 1 + 2 ** (n + 1) seconds: 3, 5, 9, 17, 33, ...
+RETRY = RetryStrategy(max_attempts=12, wait=1, exponential_wait=2)
+
+
+class SyncIncomplete(Exception):
+    """Some keys of the tenant failed; the job is retried."""
+
+
+@attrs.frozen
+class WorkerConfig:
+    """What a worker's jobs share: the journal's pool, the tenants, how to make clients."""
+
+    pool: AsyncConnectionPool
+    tenants: Tenants = attrs.field(repr=False)
+    client_factory: ClientFactory | None = None
+    lease: LeaseOptions = LeaseOptions()
+    per_tenant_concurrency: int = 8
+    prune: bool = False
+
+
+def tenant_lock(eid: str) -> str:
+    """The procrastinate lock (and queueing lock) of a tenant's jobs."""
+    return f"yzj-tenant:{eid}"
+
+
+async def _sync_job(context: JobContext, eid: str, schedule: str) -> None:
+    config: WorkerConfig = context.additional_context[CONTEXT_KEY]
+    try:
+        result = await sync_tenant(
+            eid,
+            schedule,
+            db=config.pool,
+            tenants=config.tenants,
+            client_factory=config.client_factory,
+            lease=config.lease,
+            prune=config.prune,
+            concurrency=config.per_tenant_concurrency,
+        )
+    except (TenantError, ScheduleError) as exc:
+        # Retrying cannot help; the run is recorded for ``status``.
+        log.error("tenant %s: not synced: %s", eid, type(exc).__name__)
+        return
+    if not result.ok:
+        raise SyncIncomplete(f"tenant {eid}: {result.failed} keys failed")
+    log.info("tenant %s: synced %s", eid, result.counts())
+
+
+async def _resync_job(context: JobContext, timestamp: int) -> None:
+    config: WorkerConfig = context.additional_context[CONTEXT_KEY]
+    async with config.pool.connection() as conn:
+        cur = await conn.execute("SELECT eid, schedule FROM yzj_tenants ORDER BY eid")
+        known = await cur.fetchall()
+    for eid, schedule in known:
+        await defer_sync(context.app, eid, schedule)
+
+
+def make_app(
+    url: str, *, resync_cron: str | None = "*/10 * * * *", retry: RetryStrategy = RETRY
+) -> App:
+    """A procrastinate app on the PostgreSQL database at ``url`` with the sync tasks.
+
+    ``resync_cron`` is the periodic re-sync's cadence (cron, with an optional 6th field for
+    seconds); ``None`` turns it off. ``retry`` is how a failed sync job is retried.
+    """
+    # procrastinate's pool checks each connection on checkout (a restarted database is fine).
+    connector = PsycopgConnector(conninfo=url, min_size=1)
+    app = App(connector=connector)
+    app.task(name=SYNC_TASK, pass_context=True, retry=retry)(_sync_job)
+    resync = app.task(name=RESYNC_TASK, pass_context=True, queueing_lock=RESYNC_TASK)(_resync_job)
+    if resync_cron is not None:
+        app.periodic(cron=resync_cron, periodic_id="resync")(resync)
+    return app
+
+
+async def defer_sync(app: App, eid: str, schedule: str) -> int | None:
+    """Enqueue a sync of ``eid``; its job id, or ``None`` when one is already waiting."""
+    lock = tenant_lock(eid)
+    try:
+        return await app.configure_task(name=SYNC_TASK, lock=lock, queueing_lock=lock).defer_async(
+            eid=eid, schedule=schedule
+        )
+    except AlreadyEnqueued:
+        return None
+
+
+async def recover_stalled(
+    app: App, *, after: float, every: float, rounds: int | None = None
+) -> None:
+    """Put back in the queue every job whose worker sent no heartbeat for ``after`` seconds.
+
+    Runs every ``every`` seconds (``rounds`` times, or until cancelled).
+    """
+    done = 0
+    while rounds is None or done < rounds:
+        done += 1
+        try:
+            stalled: Any = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=after)
+            for job in stalled:
+                await _requeue(app, job)
+        except Exception as exc:  # the database may be restarting: try again next round
+            log.warning("stalled-job recovery failed: %s", type(exc).__name__)
+        await asyncio.sleep(every)
+
+
+async def _requeue(app: App, job: Any) -> None:
+    try:
+        await app.job_manager.retry_job(job)
+        log.warning("job %s of a silent worker goes back to the queue", job.id)
+    except UniqueViolation:
+        # A newer job of the same tenant is waiting (its queueing lock): it does this one's
+        # work, so this one ends here rather than holding the tenant's lock forever.
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        log.warning("job %s of a silent worker is superseded by a waiting one", job.id)
