@@ -133,11 +133,14 @@ def test_tenants_type_is_exported() -> None:
     assert isinstance(tenants("x"), Tenants)
 
 
-async def test_redis_is_refused_clearly_until_the_redis_module_exists(url: str) -> None:
-    import importlib.util
+def test_redis_options_share_tokens_and_quota_through_redis() -> None:
+    from yzj_meeting.redis import RedisRateLimiter, RedisTokenStore
+    from yzj_meeting.workers.commands import _redis_options
 
-    if importlib.util.find_spec("yzj_meeting.redis") is not None:
-        pytest.skip("yzj_meeting.redis is installed: wired through MeetingClient")
+    options = _redis_options("redis://127.0.0.1:1/0")  # nothing is connected before use
+    assert isinstance(options["token_store"], RedisTokenStore)
+    assert isinstance(options["rate_limiter"], RedisRateLimiter)
+    assert _redis_options(None) == {}
     with pytest.raises(ValidationError) as caught:
-        await run_worker(url, redis="redis://127.0.0.1:1/0", install_signal_handlers=False)
+        _redis_options("http://not-redis")
     assert caught.value.field == "redis"

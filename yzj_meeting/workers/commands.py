@@ -173,16 +173,24 @@ def format_status(tenants: list[TenantStatus]) -> str:
 
 
 def _redis_options(redis: str | None) -> dict[str, Any]:
-    """``MeetingClient`` options sharing tokens and quota through Redis (``yzj_meeting.redis``)."""
+    """``MeetingClient`` options sharing tokens and quota through Redis (``yzj_meeting.redis``):
+    one connection pool for the worker, one token and one quota per tenant for the fleet."""
     if redis is None:
         return {}
     try:
-        module: Any = importlib.import_module("yzj_meeting.redis")
+        shared: Any = importlib.import_module("yzj_meeting.redis")
+        client: Any = importlib.import_module("redis.asyncio")
     except ImportError:
-        raise ValidationError("redis", "this installation has no Redis support") from None
+        raise ValidationError(
+            "redis", "install the redis extra: pip install 'yzj-meeting[redis]'"
+        ) from None
+    try:
+        connection = client.Redis.from_url(redis)
+    except ValueError as exc:
+        raise ValidationError("redis", f"is not a Redis URL ({exc})") from None
     return {
-        "token_store": module.RedisTokenStore.from_url(redis),
-        "rate_limiter": module.RedisRateLimiter.from_url(redis),
+        "token_store": shared.RedisTokenStore(connection),
+        "rate_limiter": shared.RedisRateLimiter(connection),
     }
 
 
