@@ -460,3 +460,18 @@ def test_create_with_a_lost_answer_says_to_look_first(
     assert "yzj-meeting day DATE" in result.stderr
     assert SECRET not in result.output
     assert len(service.meetings) == 1  # sent once, never resent blindly
+
+
+@pytest.mark.parametrize("name", ["worker", "enqueue", "status", "journal"])
+def test_the_worker_commands_are_mounted(name: str) -> None:
+    listed = invoke("--help")
+    assert name in listed.stdout
+    helped = invoke(name, "--help")
+    assert helped.exit_code == 0, helped.output
+    assert "--database" in helped.stdout or "migrate" in helped.stdout
+
+
+def test_a_bad_database_url_is_a_usage_error() -> None:
+    result = invoke("status", "--database", "mysql://nowhere/db")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
