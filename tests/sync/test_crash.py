@@ -193,7 +193,12 @@ class Runner:
         if not path.exists():
             return
         with sqlite3.connect(path) as db:
-            rows = db.execute("SELECT pending FROM entries WHERE pending IS NOT NULL").fetchall()
+            try:
+                rows = db.execute(
+                    "SELECT pending FROM entries WHERE pending IS NOT NULL"
+                ).fetchall()
+            except sqlite3.OperationalError:  # killed after creating the file, before its table
+                rows = []
         db.close()
         self.pending_seen += len(rows)
         self.in_doubt_seen += sum(1 for (p,) in rows if p in ("create", "cancel"))
