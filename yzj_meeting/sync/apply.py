@@ -20,11 +20,9 @@ from ..client import MeetingClient, error_may_have_acted
 from ..errors import ValidationError
 from ..models import (
     BatchCancel,
-    BatchModify,
     CancelMeeting,
     CreateMeeting,
     MeetingStatus,
-    ModifyMeeting,
     QueryByDay,
     RepeatMeeting,
 )
@@ -253,29 +251,21 @@ class _Runner:
     async def _create(self, key: str, entry: Entry) -> None:
         model = entry.model
         intent = intent_for("create", entry)
-        if isinstance(model, RepeatMeeting):
-            series = await self._call(key, intent, self.client.repeat_meeting(model))
-            ids: tuple[str, ...] = tuple(series.meeting_ids)
-        else:
-            ids = (await self._call(key, intent, self.client.create_meeting(model)),)
+        answer = await self._call(key, intent, self.client.call(model))
+        ids: tuple[str, ...] = (
+            tuple(answer.meeting_ids) if isinstance(model, RepeatMeeting) else (answer,)
+        )
         self.mapped.update(ids)
         await self.journal.succeeded(key, ids)
 
     async def _modify(self, key: str, entry: Entry, request: Any) -> None:
         intent = intent_for("modify", entry)
-        if isinstance(request, BatchModify):
-            await self._call(key, intent, self.client.batch_modify(request))
-        else:
-            assert isinstance(request, ModifyMeeting)
-            await self._call(key, intent, self.client.modify_meeting(request))
+        await self._call(key, intent, self.client.call(request))
         await self.journal.succeeded(key)
 
     async def _cancel(self, key: str, request: CancelMeeting | BatchCancel) -> None:
         intent = Intent(op="cancel")
-        if isinstance(request, BatchCancel):
-            await self._call(key, intent, self.client.batch_cancel(request))
-        else:
-            await self._call(key, intent, self.client.cancel_meeting(request))
+        await self._call(key, intent, self.client.call(request))
         await self.journal.succeeded(key)
 
     async def _reconcile(self, action: Action) -> str | None:
