@@ -38,12 +38,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import attrs
-
 from .._urls import canonical_base_url
-from ..errors import ValidationError, YzjError
+from ..errors import ValidationError
 from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
-from .rows import Intent, JournalRow, applied
+from .rows import Intent, JournalRow
+from .transitions import JournalError, adopted, begun, failed, resumed, succeeded
 
 __all__ = ["Intent", "Journal", "JournalError", "JournalRow", "canonical_target", "target_name"]
 
@@ -74,10 +73,6 @@ CREATE TABLE IF NOT EXISTS entries (
 # attendees: who is surely invited; maybe_attendees: who may be (after an unconfirmed modify),
 #   NULL when the two are the same.
 # starts: the start instants (ms) the meeting may have, to find it with queryByDay.
-
-
-class JournalError(YzjError):
-    """The journal cannot be used (wrong file, or a step out of order)."""
 
 
 def target_name(base_url: str, eid: str | None) -> str:
@@ -455,34 +450,7 @@ class Journal:
         unconfirmed modify is folded in first; an in-doubt create or cancel must have been
         resolved (``adopt``/``forget``/``resume``) before.
         """
-
-        def change(row: JournalRow | None) -> JournalRow:
-            if row is not None and row.in_doubt:
-                raise JournalError(f"{key!r}: resolve the {row.pending} in doubt first")
-            if intent.op == "create":
-                if row is not None:
-                    raise JournalError(f"{key!r}: already mapped to a meeting")
-                if intent.openid is None:
-                    raise JournalError("a create intent needs openid")
-                return JournalRow(
-                    key=key,
-                    series=intent.series,
-                    openid=intent.openid,
-                    meeting_type=intent.meeting_type,
-                    meeting_id=None,
-                    ids=(),
-                    fingerprint=None,
-                    attendees=(),
-                    maybe_attendees=None,
-                    starts=(),
-                    pending="create",
-                    intent=intent,
-                )
-            if row is None or row.meeting_id is None:
-                raise JournalError(f"{key!r}: no meeting to {intent.op}")
-            return attrs.evolve(row.settled(), pending=intent.op, intent=intent)
-
-        await self._write(key, change)
+        await self._write(key, functools.partial(begun, key, intent=intent))
 
     async def succeeded(self, key: str, ids: Sequence[str] = ()) -> None:
         """Record that the pending call of ``key`` was carried out.
@@ -490,32 +458,11 @@ class Journal:
         A create takes the new ``ids`` (a series: all of them, the parent first); a cancel
         removes the key.
         """
-
-        def change(row: JournalRow | None) -> JournalRow | None:
-            if row is None or row.pending is None or row.intent is None:
-                raise JournalError(f"{key!r}: no pending call")
-            intent = row.intent
-            if row.pending == "cancel":
-                return None
-            if row.pending == "create":
-                if not ids:
-                    raise JournalError(f"{key!r}: a create outcome needs the meeting id")
-                row = attrs.evolve(row, meeting_id=ids[0], ids=tuple(ids))
-            return applied(row, intent)
-
-        await self._write(key, change)
+        await self._write(key, functools.partial(succeeded, key, ids=ids))
 
     async def failed(self, key: str) -> None:
         """Record that the pending call of ``key`` provably did nothing (the server refused)."""
-
-        def change(row: JournalRow | None) -> JournalRow | None:
-            if row is None or row.pending is None:
-                return row
-            if row.pending == "create":
-                return None
-            return attrs.evolve(row, pending=None, intent=None)
-
-        await self._write(key, change)
+        await self._write(key, failed)
 
     async def adopt(self, key: str, meeting_id: str) -> None:
         """Resolve an in-doubt create: the lost call did create ``meeting_id``.
@@ -523,13 +470,7 @@ class Journal:
         For a series that is the parent (the lookup finds the first occurrence only), which is
         all that batchModify and batchCancel need; ``ids`` then holds just the parent.
         """
-
-        def change(row: JournalRow | None) -> JournalRow:
-            if row is None or row.pending != "create" or row.intent is None:
-                raise JournalError(f"{key!r}: no create in doubt")
-            return applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
-
-        await self._write(key, change)
+        await self._write(key, functools.partial(adopted, key, meeting_id=meeting_id))
 
     async def forget(self, key: str) -> None:
         """Drop ``key``: its create never happened, or its meeting is gone."""
@@ -537,10 +478,5 @@ class Journal:
 
     async def resume(self, key: str) -> None:
         """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
+        await self._write(key, functools.partial(resumed, key))
 
-        def change(row: JournalRow | None) -> JournalRow | None:
-            if row is None or row.pending != "cancel":
-                raise JournalError(f"{key!r}: no cancel in doubt")
-            return attrs.evolve(row, pending=None, intent=None)
-
-        await self._write(key, change)

@@ -36,7 +36,7 @@ import attrs
 
 from .fence import SendGate
 from .journal import Intent, JournalError, JournalRow
-from .rows import applied as _applied
+from .transitions import adopted, begun, failed, resumed, succeeded
 
 try:
     import psycopg
@@ -497,7 +497,7 @@ class PgJournal:
     async def begin(self, key: str, intent: Intent) -> None:
         """Record ``intent`` (committed, with its send deadline) before its call is sent."""
         started = time.monotonic()
-        await self._change(key, lambda row: _begun(key, row, intent), deadline=True)
+        await self._change(key, lambda row: begun(key, row, intent), deadline=True)
         # Attempts of this call may start for send_budget seconds from before the commit, so
         # each ends before the deadline recorded on the database clock.
         self.gate.send_by(started + self.send_budget)
@@ -505,16 +505,16 @@ class PgJournal:
     async def succeeded(self, key: str, ids: Sequence[str] = ()) -> None:
         """Record that the pending call of ``key`` was carried out."""
         self.gate.send_by(None)
-        await self._change(key, lambda row: _succeeded(key, row, ids))
+        await self._change(key, lambda row: succeeded(key, row, ids))
 
     async def failed(self, key: str) -> None:
         """Record that the pending call of ``key`` provably did nothing."""
         self.gate.send_by(None)
-        await self._change(key, _failed)
+        await self._change(key, failed)
 
     async def adopt(self, key: str, meeting_id: str) -> None:
         """Resolve an in-doubt create: the lost call did create ``meeting_id``."""
-        await self._change(key, lambda row: _adopted(key, row, meeting_id))
+        await self._change(key, lambda row: adopted(key, row, meeting_id))
 
     async def forget(self, key: str) -> None:
         """Drop ``key``: its create never happened, or its meeting is gone."""
@@ -522,7 +522,7 @@ class PgJournal:
 
     async def resume(self, key: str) -> None:
         """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
-        await self._change(key, lambda row: _resumed(key, row))
+        await self._change(key, lambda row: resumed(key, row))
 
     async def refresh_fingerprints(self, changes: Mapping[str, tuple[str, str]]) -> int:
         """Rewrite legacy fingerprints ``{key: (old, new)}`` of rows still settled on ``old``
@@ -539,66 +539,3 @@ class PgJournal:
         for key, (old, new) in changes.items():
             await self._change(key, functools.partial(rewrite, old=old, new=new))
         return done
-
-
-# The transitions, with the SQLite journal's rules.
-
-
-def _begun(key: str, row: JournalRow | None, intent: Intent) -> JournalRow:
-    if row is not None and row.in_doubt:
-        raise JournalError(f"{key!r}: resolve the {row.pending} in doubt first")
-    if intent.op == "create":
-        if row is not None:
-            raise JournalError(f"{key!r}: already mapped to a meeting")
-        if intent.openid is None:
-            raise JournalError("a create intent needs openid")
-        return JournalRow(
-            key=key,
-            series=intent.series,
-            openid=intent.openid,
-            meeting_type=intent.meeting_type,
-            meeting_id=None,
-            ids=(),
-            fingerprint=None,
-            attendees=(),
-            maybe_attendees=None,
-            starts=(),
-            pending="create",
-            intent=intent,
-        )
-    if row is None or row.meeting_id is None:
-        raise JournalError(f"{key!r}: no meeting to {intent.op}")
-    return attrs.evolve(row.settled(), pending=intent.op, intent=intent)
-
-
-def _succeeded(key: str, row: JournalRow | None, ids: Sequence[str]) -> JournalRow | None:
-    if row is None or row.pending is None or row.intent is None:
-        raise JournalError(f"{key!r}: no pending call")
-    intent = row.intent
-    if row.pending == "cancel":
-        return None
-    if row.pending == "create":
-        if not ids:
-            raise JournalError(f"{key!r}: a create outcome needs the meeting id")
-        row = attrs.evolve(row, meeting_id=ids[0], ids=tuple(ids))
-    return _applied(row, intent)
-
-
-def _failed(row: JournalRow | None) -> JournalRow | None:
-    if row is None or row.pending is None:
-        return row
-    if row.pending == "create":
-        return None
-    return attrs.evolve(row, pending=None, intent=None)
-
-
-def _adopted(key: str, row: JournalRow | None, meeting_id: str) -> JournalRow:
-    if row is None or row.pending != "create" or row.intent is None:
-        raise JournalError(f"{key!r}: no create in doubt")
-    return _applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
-
-
-def _resumed(key: str, row: JournalRow | None) -> JournalRow:
-    if row is None or row.pending != "cancel":
-        raise JournalError(f"{key!r}: no cancel in doubt")
-    return attrs.evolve(row, pending=None, intent=None)
