@@ -22,12 +22,23 @@ from ._observe import Observer
 from ._send import Attempt, Sender
 from .auth import DEFAULT_BASE_URL, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
+from .details import (
+    AttendDetail,
+    GetAttendDetail,
+    GetMeeting,
+    MeetingDetail,
+    PageRecentList,
+    QueryByRange,
+    QueryByUser,
+    UserMeeting,
+)
 from .endpoints import (
     BATCH_CANCEL,
     BATCH_MODIFY,
     BY_MODEL,
     CANCEL,
     CREATE,
+    LATER,
     MODIFY,
     QUERY_BY_DAY,
     REPEAT_MEETING,
@@ -55,6 +66,16 @@ from .models import (
     RepeatSeries,
 )
 from .retry import RetryPolicy
+from .rooms import (
+    BookInfo,
+    Booking,
+    BookingChanges,
+    FreeRooms,
+    GetActors,
+    HasNewBookings,
+    Room,
+    RoomActor,
+)
 from .tokens.source import TokenSource
 from .tokens.store import TokenStore
 from .transports.base import Transport
@@ -62,6 +83,8 @@ from .transports.base import Transport
 __all__ = ["Attempt", "MeetingClient"]
 
 T = TypeVar("T")
+
+_LATER: dict[str, Endpoint[Any]] = {row.name: row for row in LATER}
 
 
 class MeetingClient:
@@ -210,6 +233,58 @@ class MeetingClient:
     ) -> list[MeetingInfo]:
         """``meeting/queryByDay``: the meetings starting on that day, cancelled ones included."""
         return await self._call(QUERY_BY_DAY, query, timeout)
+
+    # --- the endpoints of the later public docs (read only: resent safely) ---
+
+    async def get_meeting(
+        self, query: GetMeeting, *, timeout: Timeout | None = None
+    ) -> MeetingDetail:
+        """``meeting/detail``: one meeting with organizers, participants and join status."""
+        return await self._call(_LATER["detail"], query, timeout)
+
+    async def query_by_range(
+        self, query: QueryByRange, *, timeout: Timeout | None = None
+    ) -> list[MeetingInfo]:
+        """``meeting/queryByRange``: the meetings starting between ``start`` and ``end``."""
+        return await self._call(_LATER["queryByRange"], query, timeout)
+
+    async def page_recent_list(
+        self, query: PageRecentList, *, timeout: Timeout | None = None
+    ) -> list[Booking]:
+        """``meeting/pageRecentList``: one page of room bookings (see ``iter_recent``)."""
+        return await self._call(_LATER["pageRecentList"], query, timeout)
+
+    async def query_by_user(
+        self, query: QueryByUser, *, timeout: Timeout | None = None
+    ) -> list[UserMeeting]:
+        """``meeting/queryByUser``: one page of a user's meetings (see ``iter_by_user``)."""
+        return await self._call(_LATER["queryByUser"], query, timeout)
+
+    async def get_attend_detail(
+        self, query: GetAttendDetail, *, timeout: Timeout | None = None
+    ) -> AttendDetail:
+        """``meeting/getAttendDetail``: the attendance records of one meeting."""
+        return await self._call(_LATER["getAttendDetail"], query, timeout)
+
+    async def has_new_bookings(
+        self, query: HasNewBookings, *, timeout: Timeout | None = None
+    ) -> bool:
+        """``roomBook/third/hasNew``: whether bookings changed after ``last_time``."""
+        return await self._call(_LATER["hasNew"], query, timeout)
+
+    async def book_info(self, query: BookInfo, *, timeout: Timeout | None = None) -> BookingChanges:
+        """``roomBook/third/bookInfo``: one page of added and deleted bookings."""
+        return await self._call(_LATER["bookInfo"], query, timeout)
+
+    async def free_rooms(self, query: FreeRooms, *, timeout: Timeout | None = None) -> list[Room]:
+        """``roomBook/third/freeRooms``: one page of rooms free in the window."""
+        return await self._call(_LATER["freeRooms"], query, timeout)
+
+    async def get_actors(
+        self, query: GetActors, *, timeout: Timeout | None = None
+    ) -> list[RoomActor]:
+        """``roomBook/third/getActors``: the attendees of one room booking."""
+        return await self._call(_LATER["getActors"], query, timeout)
 
     async def find_existing(
         self,
