@@ -82,3 +82,48 @@ async def test_room_bookings_free_rooms_and_actors(connect: Factory) -> None:
     assert [a.open_id for a in actors] == ["a1", "a2"]
     sent = {call.endpoint for call in service.calls}
     assert {"hasNew", "bookInfo", "pageRecentList", "freeRooms", "getActors"} <= sent
+
+
+async def test_iterators_page_through_a_throttled_page_to_a_short_last_page(
+    connect: Factory,
+) -> None:
+    service = FakeService(seed=13)
+    client = await connect(service)
+    ids = [
+        await client.create_meeting(meeting(f"m{n}", day=DAY + timedelta(days=n), actors=["a1"]))
+        for n in range(5)
+    ]
+    service.faults.script = ["ok", "throttle"]  # the second page is throttled once
+    before = len(service.calls)
+
+    got = [m.id async for m in client.iter_by_user(QueryByUser("a1", page_size=2))]
+
+    assert sorted(got) == sorted(ids)
+    assert len(got) == len(set(got))
+    calls = service.calls[before:]
+    assert [c.endpoint for c in calls] == ["queryByUser"] * 4  # pages 1, 2 (throttled), 2, 3
+    assert calls[1].error_code != 0
+
+
+async def test_iter_book_info_yields_pages_and_iter_free_rooms_items(connect: Factory) -> None:
+    service = FakeService(seed=14)
+    client = await connect(service)
+    rooms = [room.room_id for room in DEFAULT_ROOMS[:3]]
+    for room in rooms:
+        await client.create_meeting(meeting(room_id=room))
+
+    pages = [page async for page in client.iter_book_info(BookInfo(EID, page_size=1))]
+    assert [len(page.add) for page in pages] == [1, 1, 1]
+    assert sorted(b.room_id for page in pages for b in page.add) == sorted(rooms)
+    sent = [c for c in service.calls if c.endpoint == "bookInfo"]
+    assert len(sent) == 4  # three full pages, then an empty one ends the listing
+
+    free = [
+        r.room_id
+        async for r in client.iter_free_rooms(
+            FreeRooms(CREATOR, at(DAY, 10), at(DAY, 11), page_size=2)
+        )
+    ]
+    assert sorted(free) == sorted(r.room_id for r in DEFAULT_ROOMS[3:])
+    recent = [b.room_id async for b in client.iter_recent(PageRecentList(size=2))]
+    assert sorted(recent) == sorted(rooms)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -65,6 +65,7 @@ from .models import (
     RepeatMeeting,
     RepeatSeries,
 )
+from .paging import iter_items, iter_pages
 from .retry import RetryPolicy
 from .rooms import (
     BookInfo,
@@ -285,6 +286,34 @@ class MeetingClient:
     ) -> list[RoomActor]:
         """``roomBook/third/getActors``: the attendees of one room booking."""
         return await self._call(_LATER["getActors"], query, timeout)
+
+    # --- every page of a paged endpoint (each page through rate limit, token and retry) ---
+
+    def iter_recent(
+        self, query: PageRecentList | None = None, *, max_pages: int | None = None
+    ) -> AsyncIterator[Booking]:
+        """Every ``Booking`` of ``pageRecentList`` from ``query``'s page on (default: all)."""
+        return iter_items(self.page_recent_list, query or PageRecentList(), max_pages=max_pages)
+
+    def iter_by_user(
+        self, query: QueryByUser, *, max_pages: int | None = None
+    ) -> AsyncIterator[UserMeeting]:
+        """Every ``UserMeeting`` of ``queryByUser`` from ``query``'s page on."""
+        return iter_items(self.query_by_user, query, max_pages=max_pages)
+
+    def iter_book_info(
+        self, query: BookInfo, *, max_pages: int | None = None
+    ) -> AsyncIterator[BookingChanges]:
+        """Every page of ``bookInfo`` as one ``BookingChanges`` each (pages, not items: a page
+        holds two lists, ``add`` and ``delete``); stops on a page with fewer than
+        ``page_size`` bookings in both together."""
+        return iter_pages(self.book_info, query, max_pages=max_pages)
+
+    def iter_free_rooms(
+        self, query: FreeRooms, *, max_pages: int | None = None
+    ) -> AsyncIterator[Room]:
+        """Every free ``Room`` of ``freeRooms`` from ``query``'s page on."""
+        return iter_items(self.free_rooms, query, max_pages=max_pages)
 
     async def find_existing(
         self,
