@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
+import pytest
+
 from yzj_meeting import (
     BookInfo,
     CancelMeeting,
@@ -13,10 +16,14 @@ from yzj_meeting import (
     GetMeeting,
     HasNewBookings,
     JoinStatus,
+    NoticeTime,
     PageRecentList,
     QueryByDay,
     QueryByRange,
     QueryByUser,
+    Repeat,
+    RepeatMeeting,
+    ValidationError,
 )
 from yzj_meeting.fake import DEFAULT_ROOMS, FakeService
 
@@ -127,3 +134,64 @@ async def test_iter_book_info_yields_pages_and_iter_free_rooms_items(connect: Fa
     assert sorted(free) == sorted(r.room_id for r in DEFAULT_ROOMS[3:])
     recent = [b.room_id async for b in client.iter_recent(PageRecentList(size=2))]
     assert sorted(recent) == sorted(rooms)
+
+
+async def test_update_meeting_changes_only_the_named_fields(connect: Factory) -> None:
+    service = FakeService(seed=15)
+    client = await connect(service)
+    meeting_id = await client.create_meeting(
+        meeting(
+            content="agenda",
+            meeting_place="云8",
+            room_id=ROOM,
+            notice_time=NoticeTime.MINUTES_15,
+            actors=["a1", "a2"],
+            submit_experience=True,
+        )
+    )
+    before = attrs.asdict(service.meetings[meeting_id])
+
+    await client.update_meeting(meeting_id, title="renamed", actors=["a2", "a3"])
+
+    after = attrs.asdict(service.meetings[meeting_id])
+    assert after["title"] == "renamed"
+    assert after["actors"] == ["a2", "a3"]
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed <= {"title", "actors", "update_time", "responses"}, changed
+    modify = [c for c in service.calls if c.endpoint == "modify"]
+    assert len(modify) == 1
+
+
+async def test_update_meeting_refuses_an_unknown_field_before_writing(connect: Factory) -> None:
+    service = FakeService(seed=16)
+    client = await connect(service)
+    meeting_id = await client.create_meeting(meeting())
+    with pytest.raises(ValidationError) as info:
+        await client.update_meeting(meeting_id, titel="typo")
+    assert info.value.field == "titel"
+    assert not [c for c in service.calls if c.endpoint == "modify"]
+
+
+async def test_update_meeting_batch_changes_this_and_later_occurrences(connect: Factory) -> None:
+    service = FakeService(seed=17)
+    client = await connect(service)
+    series = await client.repeat_meeting(
+        RepeatMeeting(
+            openid=CREATOR,
+            title="daily",
+            start_date=at(DAY, 9),
+            end_date=at(DAY, 10),
+            repeat=Repeat.DAILY,
+            repeat_end_date=at(DAY + timedelta(days=3), 9),
+            content="keep me",
+        )
+    )
+    second = series.meeting_ids[1]
+
+    await client.update_meeting(second, batch=True, title="moved")
+
+    titles = [service.meetings[i].title for i in series.meeting_ids]
+    assert titles[0] == "daily"
+    assert set(titles[1:]) == {"moved"}
+    assert {service.meetings[i].content for i in series.meeting_ids} == {"keep me"}
+    assert [c.endpoint for c in service.calls].count("batchModify") == 1

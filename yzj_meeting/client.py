@@ -20,6 +20,7 @@ from ._convert import to_ms
 from ._http import Timeout
 from ._observe import Observer
 from ._send import Attempt, Sender
+from ._update import modify_from_detail
 from .auth import DEFAULT_BASE_URL, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
 from .details import (
@@ -286,6 +287,27 @@ class MeetingClient:
     ) -> list[RoomActor]:
         """``roomBook/third/getActors``: the attendees of one room booking."""
         return await self._call(_LATER["getActors"], query, timeout)
+
+    async def update_meeting(
+        self,
+        id: str,
+        *,
+        batch: bool = False,
+        timeout: Timeout | None = None,
+        **changes: Any,
+    ) -> None:
+        """Change only the named fields of meeting ``id``; every other field keeps its value.
+
+        Reads the meeting (``get_meeting``), applies ``changes`` (keyword names of
+        ``ModifyMeeting``'s fields, e.g. ``title=``, ``actors=``) and sends the full replace
+        ``modify_meeting``; a new ``actors`` list goes out with ``add_actors``/``del_actors``
+        from ``diff_actors``. ``batch=True``: the occurrence and every later one of its series,
+        through ``batch_modify``. Not atomic: a change made by someone else between the read
+        and the write is overwritten.
+        """
+        detail = await self.get_meeting(GetMeeting(id), timeout=timeout)
+        model = modify_from_detail(detail, changes, batch=batch)
+        await self.call(model, timeout=timeout)
 
     # --- every page of a paged endpoint (each page through rate limit, token and retry) ---
 
