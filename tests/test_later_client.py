@@ -27,6 +27,8 @@ from yzj_meeting import (
 )
 from yzj_meeting.fake import DEFAULT_ROOMS, FakeService
 
+from .conftest import MakeClient
+from .support import ScriptedTransport, ok
 from .test_emulator import CREATOR, DAY, Factory, at, connect, meeting
 
 __all__ = ["connect"]
@@ -195,3 +197,47 @@ async def test_update_meeting_batch_changes_this_and_later_occurrences(connect: 
     assert set(titles[1:]) == {"moved"}
     assert {service.meetings[i].content for i in series.meeting_ids} == {"keep me"}
     assert [c.endpoint for c in service.calls].count("batchModify") == 1
+
+
+async def test_newer_fields_are_sent_when_set_and_kept_by_update(connect: Factory) -> None:
+    service = FakeService(seed=18)
+    client = await connect(service)
+    meeting_id = await client.create_meeting(
+        meeting(
+            actors=["a1"],
+            notice_times=[5, 15],
+            meet_organizers=[CREATOR],
+            encryption=True,
+            share_ids=["g1"],
+            agent="ag1",
+        )
+    )
+    stored = service.meetings[meeting_id]
+    assert (stored.notice_times, stored.meet_organizers) == ([5, 15], [CREATOR])
+    assert (stored.encryption, stored.share_ids, stored.agent) == (True, ["g1"], "ag1")
+    before = attrs.asdict(stored)
+
+    await client.update_meeting(meeting_id, content="new agenda")
+
+    after = attrs.asdict(service.meetings[meeting_id])
+    assert after["content"] == "new agenda"
+    assert {k for k in before if before[k] != after[k]} <= {"content", "update_time"}
+    [info] = await client.query_by_day(QueryByDay(DAY))
+    assert info.notice_times == (5, 15)
+
+
+def test_notice_time_and_notice_times_are_exclusive() -> None:
+    with pytest.raises(ValidationError) as info:
+        meeting(notice_time=NoticeTime.MINUTES_15, notice_times=[15])
+    assert info.value.field == "notice_times"
+
+
+async def test_query_by_day_reads_notice_time_as_an_empty_list(make_client: MakeClient) -> None:
+    item = {"id": "m1", "title": "t", "startDate": 1, "endDate": 2}
+    data = [{**item, "noticeTime": []}, {**item, "id": "m2", "noticeTime": [15, 5]}]
+    client = make_client(ScriptedTransport(answers=[ok(data)]))
+    day = await client.query_by_day(QueryByDay(DAY))
+    assert [(m.id, m.notice_time, m.notice_times) for m in day] == [
+        ("m1", None, None),
+        ("m2", None, (15, 5)),
+    ]

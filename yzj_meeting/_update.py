@@ -38,6 +38,9 @@ def _current(detail: MeetingDetail, name: str) -> Any:
     if name == "meet_organizers":
         ids = tuple(o.openid for o in detail.organizers if o.openid)
         return ids or None
+    if name == "encryption":
+        # ``detail`` shows ``false`` for a meeting created without it: re-send only ``true``.
+        return True if detail.encryption else None
     value = getattr(detail, name, None)
     return value if value != () else None
 

@@ -139,7 +139,21 @@ def parse_query_by_day(data: Any) -> list[MeetingInfo]:
         return []
     if type(data) is not list:
         raise ProtocolError("answer data is not a list of meetings", endpoint="queryByDay")
-    return structure_answer(data, list[MeetingInfo], endpoint="queryByDay")
+    return structure_answer(
+        [_notice_list(i) for i in data], list[MeetingInfo], endpoint="queryByDay"
+    )
+
+
+def _notice_list(item: Any) -> Any:
+    """Real deployments send ``"noticeTime": []`` (or a list) where the seed has a number:
+    an empty list is no reminder, a list is read as ``noticeTimes``; the rest stays strict."""
+    if type(item) is not dict or type(item.get("noticeTime")) is not list:
+        return item
+    item = dict(item)
+    values = item.pop("noticeTime")
+    if values and "noticeTimes" not in item:
+        item["noticeTimes"] = values
+    return item
 
 
 def _start(model: Any) -> datetime:
