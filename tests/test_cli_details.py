@@ -50,3 +50,44 @@ def test_range_refuses_bad_input_with_exit_2() -> None:
         result = invoke("range", *args)
         assert result.exit_code == 2, args
         assert "Traceback" not in result.output
+
+
+def test_rooms_free_leaves_out_a_booked_room() -> None:
+    everything = one_json(
+        invoke(
+            "rooms",
+            "free",
+            "2026-12-01T15:00:00+08:00",
+            "2026-12-01T16:00:00+08:00",
+            "--openid",
+            OWNER,
+            "--json",
+        )
+    )["rooms"]
+    assert everything
+    booked = everything[0]["room_id"]
+    created = invoke(
+        "create",
+        "--openid", OWNER,
+        "--title", "Booked",
+        "--start", "2026-12-01T15:00:00+08:00",
+        "--end", "2026-12-01T16:00:00+08:00",
+        "--room-id", booked,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    after = one_json(
+        invoke(
+            "rooms",
+            "free",
+            "2026-12-01T15:30:00+08:00",
+            "2026-12-01T17:00:00+08:00",
+            "--openid",
+            OWNER,
+            "--json",
+        )
+    )["rooms"]
+    assert [r["room_id"] for r in after] == [r["room_id"] for r in everything[1:]]
+    assert invoke("rooms", "free", "x", "2026-12-02", "--openid", OWNER).exit_code == 2
+    table = invoke("rooms", "free", "2026-12-01", "2026-12-01", "--openid", OWNER)
+    assert table.exit_code == 0
+    assert everything[1]["room_id"] in table.stdout

@@ -15,7 +15,7 @@ from ..sync import Target
 from ._common import out, resolve, run, target_options
 from .day import _table, meeting_json
 
-__all__ = ["range_", "show"]
+__all__ = ["instant", "range_", "show"]
 
 
 @click.command()
@@ -78,7 +78,7 @@ def detail_json(d: MeetingDetail) -> dict[str, Any]:
     }
 
 
-def _instant(text: str, *, end: bool, hint: str) -> datetime:
+def instant(text: str, *, end: bool, hint: str) -> datetime:
     """A date (its whole day, Asia/Shanghai) or an ISO datetime with an offset."""
     try:
         day = date.fromisoformat(text)
@@ -117,8 +117,8 @@ def range_(
     state_dir: Path,
 ) -> None:
     """List the meetings starting between START and END (dates: whole days, Asia/Shanghai)."""
-    first = _instant(start, end=False, hint="START")
-    last = _instant(end, end=True, hint="END")
+    first = instant(start, end=False, hint="START")
+    last = instant(end, end=True, hint="END")
     if last <= first:
         raise click.BadParameter("must be after START", param_hint="END")
     meetings = run(_range(resolve(eid, secret, base_url, state_dir), first, last))
