@@ -4,7 +4,8 @@ a new attrs model travels camelCase with no registration."""
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -12,8 +13,17 @@ import pytest
 
 from yzj_meeting import MeetingClient, ValidationError
 from yzj_meeting._convert import converter, unstructure
-from yzj_meeting.endpoints import BUILDERS, BY_MODEL, ENDPOINTS, MEETING_PATH, build
+from yzj_meeting.details import (
+    GetAttendDetail,
+    GetMeeting,
+    PageRecentList,
+    QueryByRange,
+    QueryByUser,
+)
+from yzj_meeting.endpoints import BUILDERS, BY_MODEL, ENDPOINTS, LATER, MEETING_PATH, build
+from yzj_meeting.later_endpoints import ROOM_BOOK_PATH
 from yzj_meeting.models import WIRE_FLAG, WIRE_NAME
+from yzj_meeting.rooms import BookInfo, FreeRooms, GetActors, HasNewBookings
 
 from .conftest import MakeClient
 from .support import (
@@ -33,12 +43,26 @@ from .support import (
 
 EXAMPLES = [a_create(), a_modify(), a_cancel(), a_repeat(), a_batch_modify(), a_batch_cancel()]
 EXAMPLES.append(a_query())
+LATER_EXAMPLES: list[Any] = [
+    GetMeeting("m-1"),
+    QueryByRange(START, START + timedelta(days=1)),
+    PageRecentList(page=2, size=5, room_ids=("r1",)),
+    QueryByUser("u1", page_num=2),
+    GetAttendDetail("m-1"),
+    HasNewBookings("eid1", START),
+    BookInfo("eid1", START, page_index=2),
+    FreeRooms("u1", START, START + timedelta(hours=1)),
+    GetActors("o-1"),
+]
+LATER_ANSWERS: dict[str, Any] = {"detail": {"id": "m-1"}, "hasNew": {"hasNew": True}}
+ROOM_NAMES = {"hasNew", "bookInfo", "freeRooms", "getActors"}
+SEED_ROWS = [row for row in ENDPOINTS if row not in LATER]
 
 
 def test_the_table_has_one_row_per_model_and_name() -> None:
     assert len({row.name for row in ENDPOINTS}) == len(ENDPOINTS)
     assert set(BY_MODEL) == {row.model for row in ENDPOINTS} == set(BUILDERS)
-    assert {type(m) for m in EXAMPLES} == set(BY_MODEL)
+    assert {type(m) for m in EXAMPLES + LATER_EXAMPLES} == set(BY_MODEL)
 
 
 @pytest.mark.parametrize("row", ENDPOINTS, ids=lambda r: r.name)
@@ -50,7 +74,7 @@ def test_every_row_has_a_client_method_taking_its_model(row: Any) -> None:
     assert row.model.__name__ in str(first.annotation)
 
 
-@pytest.mark.parametrize("row", ENDPOINTS, ids=lambda r: r.name)
+@pytest.mark.parametrize("row", SEED_ROWS, ids=lambda r: r.name)
 def test_every_row_model_has_wire_hooks(row: Any) -> None:
     model = next(m for m in EXAMPLES if type(m) is row.model)
     body = unstructure(model)
@@ -61,6 +85,18 @@ def test_every_row_model_has_wire_hooks(row: Any) -> None:
     assert request.path == MEETING_PATH + row.name
     assert request.idempotent is row.idempotent
     assert (request.day is not None) is (not row.idempotent)
+
+
+@pytest.mark.parametrize("row", LATER, ids=lambda r: r.name)
+def test_every_later_row_builds_with_its_body_builder_and_path(row: Any) -> None:
+    model = next(m for m in LATER_EXAMPLES if type(m) is row.model)
+    request = build(model)
+    assert request.path == row.path
+    assert request.path.startswith(ROOM_BOOK_PATH if row.name in ROOM_NAMES else MEETING_PATH)
+    assert json.loads(request.body) == row.body(model)
+    assert all("_" not in key for key in json.loads(request.body))
+    assert request.idempotent
+    assert request.day is None
 
 
 @attrs.frozen
@@ -83,17 +119,18 @@ def test_a_model_defined_anywhere_goes_out_camel_case() -> None:
     assert converter.structure(unstructure(probe), _Probe) == probe
 
 
-@pytest.mark.parametrize("model", EXAMPLES, ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("model", EXAMPLES + LATER_EXAMPLES, ids=lambda m: type(m).__name__)
 async def test_call_sends_any_model_as_its_method_does(make_client: MakeClient, model: Any) -> None:
     answers = {"create": {"meetingId": "m-1"}, "repeatMeeting": {"meetingIds": ["a", "b"]}}
+    answers.update(LATER_ANSWERS)
     row = BY_MODEL[type(model)]
     answer = ok(answers.get(row.name))
     via_call, via_method = ScriptedTransport(answers=[answer]), ScriptedTransport(answers=[answer])
     got = await make_client(via_call).call(model)
     expected = await getattr(make_client(via_method), row.method)(model)
     assert got == expected
-    sent = [(path_of(r), body_of(r)) for r in via_call.meeting_requests]
-    assert sent == [(path_of(r), body_of(r)) for r in via_method.meeting_requests]
+    sent = [(path_of(r), body_of(r)) for r in via_call.requests if path_of(r) == row.path]
+    assert sent == [(path_of(r), body_of(r)) for r in via_method.requests if path_of(r) == row.path]
     assert len(sent) == 1
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -20,14 +20,26 @@ from ._convert import to_ms
 from ._http import Timeout
 from ._observe import Observer
 from ._send import Attempt, Sender
+from ._update import modify_from_detail
 from .auth import DEFAULT_BASE_URL, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
+from .details import (
+    AttendDetail,
+    GetAttendDetail,
+    GetMeeting,
+    MeetingDetail,
+    PageRecentList,
+    QueryByRange,
+    QueryByUser,
+    UserMeeting,
+)
 from .endpoints import (
     BATCH_CANCEL,
     BATCH_MODIFY,
     BY_MODEL,
     CANCEL,
     CREATE,
+    LATER,
     MODIFY,
     QUERY_BY_DAY,
     REPEAT_MEETING,
@@ -54,7 +66,18 @@ from .models import (
     RepeatMeeting,
     RepeatSeries,
 )
+from .paging import iter_items, iter_pages
 from .retry import RetryPolicy
+from .rooms import (
+    BookInfo,
+    Booking,
+    BookingChanges,
+    FreeRooms,
+    GetActors,
+    HasNewBookings,
+    Room,
+    RoomActor,
+)
 from .tokens.source import TokenSource
 from .tokens.store import TokenStore
 from .transports.base import Transport
@@ -62,6 +85,8 @@ from .transports.base import Transport
 __all__ = ["Attempt", "MeetingClient"]
 
 T = TypeVar("T")
+
+_LATER: dict[str, Endpoint[Any]] = {row.name: row for row in LATER}
 
 
 class MeetingClient:
@@ -210,6 +235,107 @@ class MeetingClient:
     ) -> list[MeetingInfo]:
         """``meeting/queryByDay``: the meetings starting on that day, cancelled ones included."""
         return await self._call(QUERY_BY_DAY, query, timeout)
+
+    # --- the endpoints of the later public docs (read only: resent safely) ---
+
+    async def get_meeting(
+        self, query: GetMeeting, *, timeout: Timeout | None = None
+    ) -> MeetingDetail:
+        """``meeting/detail``: one meeting with organizers, participants and join status."""
+        return await self._call(_LATER["detail"], query, timeout)
+
+    async def query_by_range(
+        self, query: QueryByRange, *, timeout: Timeout | None = None
+    ) -> list[MeetingInfo]:
+        """``meeting/queryByRange``: the meetings starting between ``start`` and ``end``."""
+        return await self._call(_LATER["queryByRange"], query, timeout)
+
+    async def page_recent_list(
+        self, query: PageRecentList, *, timeout: Timeout | None = None
+    ) -> list[Booking]:
+        """``meeting/pageRecentList``: one page of room bookings (see ``iter_recent``)."""
+        return await self._call(_LATER["pageRecentList"], query, timeout)
+
+    async def query_by_user(
+        self, query: QueryByUser, *, timeout: Timeout | None = None
+    ) -> list[UserMeeting]:
+        """``meeting/queryByUser``: one page of a user's meetings (see ``iter_by_user``)."""
+        return await self._call(_LATER["queryByUser"], query, timeout)
+
+    async def get_attend_detail(
+        self, query: GetAttendDetail, *, timeout: Timeout | None = None
+    ) -> AttendDetail:
+        """``meeting/getAttendDetail``: the attendance records of one meeting."""
+        return await self._call(_LATER["getAttendDetail"], query, timeout)
+
+    async def has_new_bookings(
+        self, query: HasNewBookings, *, timeout: Timeout | None = None
+    ) -> bool:
+        """``roomBook/third/hasNew``: whether bookings changed after ``last_time``."""
+        return await self._call(_LATER["hasNew"], query, timeout)
+
+    async def book_info(self, query: BookInfo, *, timeout: Timeout | None = None) -> BookingChanges:
+        """``roomBook/third/bookInfo``: one page of added and deleted bookings."""
+        return await self._call(_LATER["bookInfo"], query, timeout)
+
+    async def free_rooms(self, query: FreeRooms, *, timeout: Timeout | None = None) -> list[Room]:
+        """``roomBook/third/freeRooms``: one page of rooms free in the window."""
+        return await self._call(_LATER["freeRooms"], query, timeout)
+
+    async def get_actors(
+        self, query: GetActors, *, timeout: Timeout | None = None
+    ) -> list[RoomActor]:
+        """``roomBook/third/getActors``: the attendees of one room booking."""
+        return await self._call(_LATER["getActors"], query, timeout)
+
+    async def update_meeting(
+        self,
+        id: str,
+        *,
+        batch: bool = False,
+        timeout: Timeout | None = None,
+        **changes: Any,
+    ) -> None:
+        """Change only the named fields of meeting ``id``; every other field keeps its value.
+
+        Reads the meeting (``get_meeting``), applies ``changes`` (keyword names of
+        ``ModifyMeeting``'s fields, e.g. ``title=``, ``actors=``) and sends the full replace
+        ``modify_meeting``; a new ``actors`` list goes out with ``add_actors``/``del_actors``
+        from ``diff_actors``. ``batch=True``: the occurrence and every later one of its series,
+        through ``batch_modify``. Not atomic: a change made by someone else between the read
+        and the write is overwritten.
+        """
+        detail = await self.get_meeting(GetMeeting(id), timeout=timeout)
+        model = modify_from_detail(detail, changes, batch=batch)
+        await self.call(model, timeout=timeout)
+
+    # --- every page of a paged endpoint (each page through rate limit, token and retry) ---
+
+    def iter_recent(
+        self, query: PageRecentList | None = None, *, max_pages: int | None = None
+    ) -> AsyncIterator[Booking]:
+        """Every ``Booking`` of ``pageRecentList`` from ``query``'s page on (default: all)."""
+        return iter_items(self.page_recent_list, query or PageRecentList(), max_pages=max_pages)
+
+    def iter_by_user(
+        self, query: QueryByUser, *, max_pages: int | None = None
+    ) -> AsyncIterator[UserMeeting]:
+        """Every ``UserMeeting`` of ``queryByUser`` from ``query``'s page on."""
+        return iter_items(self.query_by_user, query, max_pages=max_pages)
+
+    def iter_book_info(
+        self, query: BookInfo, *, max_pages: int | None = None
+    ) -> AsyncIterator[BookingChanges]:
+        """Every page of ``bookInfo`` as one ``BookingChanges`` each (pages, not items: a page
+        holds two lists, ``add`` and ``delete``); stops on a page with fewer than
+        ``page_size`` bookings in both together."""
+        return iter_pages(self.book_info, query, max_pages=max_pages)
+
+    def iter_free_rooms(
+        self, query: FreeRooms, *, max_pages: int | None = None
+    ) -> AsyncIterator[Room]:
+        """Every free ``Room`` of ``freeRooms`` from ``query``'s page on."""
+        return iter_items(self.free_rooms, query, max_pages=max_pages)
 
     async def find_existing(
         self,

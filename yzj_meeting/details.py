@@ -239,6 +239,7 @@ class MeetingDetail:
     repeat_end_date: datetime | None = None
     batch_id: str | None = None
     encryption: bool | None = None
+    share_ids: tuple[str, ...] | None = None
     agent: str | None = None
     cancel_time: datetime | None = None
     cancel_reason: str | None = None

@@ -16,6 +16,7 @@ import attrs
 
 from ._convert import encode_json, structure_answer, unstructure
 from .errors import ProtocolError, ValidationError
+from .later_endpoints import LATER_ENDPOINTS
 from .models import (
     BatchCancel,
     BatchModify,
@@ -32,6 +33,7 @@ __all__ = [
     "BUILDERS",
     "BY_MODEL",
     "ENDPOINTS",
+    "LATER",
     "MEETING_PATH",
     "Endpoint",
     "Request",
@@ -89,13 +91,15 @@ class Endpoint(Generic[T]):
     path: str = attrs.field(
         default=attrs.Factory(lambda self: MEETING_PATH + self.name, takes_self=True)
     )
+    body: Callable[[Any], Any] = unstructure
+    """The JSON object sent for a model (default: the converter's camelCase unstructure)."""
 
     def build(self, model: Any) -> Request[T]:
         """The request carrying ``model`` (pure: no I/O)."""
         return Request(
             endpoint=self.name,
             path=self.path,
-            body=encode_json(unstructure(model)),
+            body=encode_json(self.body(model)),
             idempotent=self.idempotent,
             decode=self.parse,
             model=model,
@@ -135,7 +139,21 @@ def parse_query_by_day(data: Any) -> list[MeetingInfo]:
         return []
     if type(data) is not list:
         raise ProtocolError("answer data is not a list of meetings", endpoint="queryByDay")
-    return structure_answer(data, list[MeetingInfo], endpoint="queryByDay")
+    return structure_answer(
+        [_notice_list(i) for i in data], list[MeetingInfo], endpoint="queryByDay"
+    )
+
+
+def _notice_list(item: Any) -> Any:
+    """Real deployments send ``"noticeTime": []`` (or a list) where the seed has a number:
+    an empty list is no reminder, a list is read as ``noticeTimes``; the rest stays strict."""
+    if type(item) is not dict or type(item.get("noticeTime")) is not list:
+        return item
+    item = dict(item)
+    values = item.pop("noticeTime")
+    if values and "noticeTimes" not in item:
+        item["noticeTimes"] = values
+    return item
 
 
 def _start(model: Any) -> datetime:
@@ -163,6 +181,21 @@ QUERY_BY_DAY: Endpoint[list[MeetingInfo]] = Endpoint(
     "queryByDay", QueryByDay, parse_query_by_day, "query_by_day"
 )
 
+LATER: tuple[Endpoint[Any], ...] = tuple(
+    Endpoint(
+        row.name,
+        row.model,
+        row.parse,
+        row.method,
+        idempotent=row.idempotent,
+        path=row.path,
+        body=row.body,
+    )
+    for row in LATER_ENDPOINTS
+)
+"""The nine endpoints of the later public docs (``later_endpoints``: ``body_*`` builders,
+``/api/roomBook/third/`` paths)."""
+
 ENDPOINTS: tuple[Endpoint[Any], ...] = (
     CREATE,
     MODIFY,
@@ -171,6 +204,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
     BATCH_MODIFY,
     BATCH_CANCEL,
     QUERY_BY_DAY,
+    *LATER,
 )
 """Every endpoint, one row each."""
 

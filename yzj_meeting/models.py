@@ -213,6 +213,29 @@ def _notice_field() -> Any:
     )
 
 
+def _notice_times(value: Iterable[int] | None) -> tuple[int, ...] | None:
+    if value is None or isinstance(value, str | bytes):
+        return value  # type: ignore[return-value]  # the validator names the field
+    try:
+        return tuple(value)
+    except TypeError:
+        return value  # type: ignore[return-value]
+
+
+def _check_notice_times(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, tuple) or not all(
+        type(v) is int or isinstance(v, NoticeTime) for v in value
+    ):
+        raise ValidationError(attribute.name, "must be a list of reminder minutes (ints)")
+
+
+def _check_notice(model: Any) -> None:
+    if model.notice_time is not None and model.notice_times is not None:
+        raise ValidationError("notice_times", "give notice_time or notice_times, not both")
+
+
 WIRE_NAME = "yzj_wire_name"
 """Field metadata key: the wire name, when it is not the camelCase of the attribute name."""
 WIRE_FLAG = "yzj_wire_flag"
@@ -263,9 +286,17 @@ class CreateMeeting:
         kw_only=True, default=None, converter=_meeting_type, validator=_member(MeetingType, True)
     )
     submit_experience: bool | None = _bool_field()
+    notice_times: tuple[int, ...] | None = attrs.field(
+        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
+    )
+    meet_organizers: tuple[str, ...] | None = _ids_field()
+    encryption: bool | None = _bool_field()
+    share_ids: tuple[str, ...] | None = _ids_field()
+    agent: str | None = _optional_text_field()
 
     def __attrs_post_init__(self) -> None:
         _check_times(self.start_date, self.end_date)
+        _check_notice(self)
 
 
 @attrs.frozen
@@ -290,9 +321,17 @@ class ModifyMeeting:
     add_actors: tuple[str, ...] | None = _ids_field()
     del_actors: tuple[str, ...] | None = _ids_field()
     submit_experience: bool | None = _bool_field()
+    notice_times: tuple[int, ...] | None = attrs.field(
+        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
+    )
+    meet_organizers: tuple[str, ...] | None = _ids_field()
+    encryption: bool | None = _bool_field()
+    share_ids: tuple[str, ...] | None = _ids_field()
+    agent: str | None = _optional_text_field()
 
     def __attrs_post_init__(self) -> None:
         _check_times(self.start_date, self.end_date)
+        _check_notice(self)
 
     @classmethod
     def from_attendees(
@@ -462,6 +501,8 @@ class MeetingInfo:
     room_order_id: str | None = None
     cancel_date: datetime | None = None
     cancel_reason: str | None = None
+    notice_times: tuple[int, ...] | None = None
+    """Newer servers' reminder list in minutes (``noticeTimes``)."""
 
 
 @attrs.frozen(hash=False)

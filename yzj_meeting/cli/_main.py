@@ -7,6 +7,8 @@ import click
 from .cancel import cancel
 from .create import create
 from .day import day
+from .details import range_, show
+from .rooms import rooms
 from .serve_fake import serve_fake
 from .sync import sync
 
@@ -53,5 +55,5 @@ def cli() -> None:
     """
 
 
-for _command in (sync, create, cancel, day, serve_fake):
+for _command in (sync, create, cancel, day, show, range_, rooms, serve_fake):
     cli.add_command(_command)

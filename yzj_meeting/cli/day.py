@@ -57,8 +57,9 @@ async def _query(target: Target, when: date) -> list[MeetingInfo]:
         return await client.query_by_day(QueryByDay(when))
 
 
-def _table(when: date, meetings: Sequence[MeetingInfo]) -> Table:
-    table = Table(title=f"Meetings on {when.isoformat()} (Asia/Shanghai)", title_justify="left")
+def _table(when: date, meetings: Sequence[MeetingInfo], *, title: str | None = None) -> Table:
+    title = title or f"Meetings on {when.isoformat()}"
+    table = Table(title=f"{title} (Asia/Shanghai)", title_justify="left")
     for name in ("time", "title", "place", "status", "creator", "id"):
         table.add_column(name)
     for m in meetings:
