@@ -75,17 +75,19 @@ def read_text(path: str, problems: list[Problem], *, limit: int = MAX_BYTES) -> 
     except OSError as exc:
         problems.append(Problem(path, None, None, f"cannot read: {exc.strerror or exc}"))
         return None
-    with os.fdopen(fd, "rb") as file:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
             problems.append(Problem(path, None, None, f"is {kind}: give a regular schedule file"))
             return None
-        try:
+        with os.fdopen(os.dup(fd), "rb") as file:
             data = file.read(limit + 1)
-        except OSError as exc:
-            problems.append(Problem(path, None, None, f"cannot read: {exc.strerror or exc}"))
-            return None
+    except OSError as exc:
+        problems.append(Problem(path, None, None, f"cannot read: {exc.strerror or exc}"))
+        return None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         problems.append(
             Problem(path, None, None, f"is larger than {limit // (1024 * 1024)} MiB: split it")
@@ -257,7 +259,8 @@ def csv_delimiter(text: str, known: frozenset[str]) -> str:
     header = text.split("\n", 1)[0].lstrip("\ufeff")
 
     def score(separator: str) -> int:
-        return sum(1 for cell in header.split(separator) if cell.strip().strip('"') in known)
+        cells = header.split(separator)
+        return sum(1 for cell in cells if cell.strip().strip('"').lower() in known)
 
     best = max((",", ";", "\t"), key=score)
     return best if score(best) > score(",") else ","
