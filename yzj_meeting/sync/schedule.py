@@ -73,6 +73,8 @@ from ..models import (
     Repeat,
     RepeatMeeting,
 )
+from .problems import Problem
+from .safe_read import check_text, csv_delimiter, load_json, read_text
 
 __all__ = [
     "FIELDS",
@@ -106,6 +108,7 @@ FIELDS: tuple[str, ...] = (
 """Every field a schedule entry may have, in documentation order."""
 
 _REQUIRED = ("key", "openid", "title", "start", "end")
+_COLUMNS = frozenset(FIELDS)
 _SINGLE_ONLY = ("place", "room_id", "type")
 
 REPEAT_NAMES: Mapping[str, Repeat] = {
@@ -138,22 +141,6 @@ _MODEL_FIELDS = {
 
 _TRUE = frozenset(("true", "yes", "y", "1"))
 _FALSE = frozenset(("false", "no", "n", "0"))
-
-
-@attrs.frozen
-class Problem:
-    """One thing wrong in a schedule file: where (``path``, ``line``), which ``field``, what."""
-
-    path: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
 
 
 class ScheduleError(ValidationError):
@@ -229,10 +216,10 @@ def load_schedule(path: str | os.PathLike[str], *, format: str | None = None) ->
         raise ScheduleError(
             [Problem(name, None, None, "unknown format: use a .json, .jsonl, .csv or .ics file")]
         )
-    try:
-        text = Path(name).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScheduleError([Problem(name, None, None, f"cannot read: {exc}")]) from None
+    problems: list[Problem] = []
+    text = read_text(name, problems)
+    if text is None:
+        raise ScheduleError(problems)
     return parse_schedule(text, kind, path=name)
 
 
@@ -240,6 +227,8 @@ def parse_schedule(text: str, format: str, *, path: str = "<schedule>") -> list[
     """Check a schedule given as text in ``format`` (``json``, ``jsonl``, ``csv``, ``ics``)."""
     problems: list[Problem] = []
     records: Iterable[_Record]
+    if not check_text(text, path, problems):
+        raise ScheduleError(problems)  # a control character or lone surrogate: nothing else
     if format == "json":
         records = _json_records(text, path, problems)
     elif format == "jsonl":
@@ -296,10 +285,9 @@ def _entries(records: Iterable[_Record], path: str, problems: list[Problem]) -> 
 
 
 def _json_records(text: str, path: str, problems: list[Problem]) -> list[_Record]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(path, exc.lineno, None, f"not valid JSON: {exc.msg}"))
+    before = len(problems)
+    document = load_json(text, path, problems)
+    if len(problems) > before:
         return []
     if isinstance(document, dict):
         extra = [k for k in document if k != "meetings"]
@@ -365,15 +353,15 @@ def _jsonl_records(text: str, path: str, problems: list[Problem]) -> list[_Recor
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            records.append((number, json.loads(raw), frozenset()))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(path, number, None, f"not valid JSON: {exc.msg}"))
+        before = len(problems)
+        record = load_json(raw, path, problems, first_line=number)
+        if len(problems) == before:
+            records.append((number, record, frozenset()))
     return records
 
 
 def _csv_records(text: str, path: str, problems: list[Problem]) -> Iterable[_Record]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text, _COLUMNS))
     try:
         header = next(reader)
     except StopIteration:
