@@ -38,6 +38,7 @@ __all__ = [
     "Expanded",
     "RecurrenceError",
     "Series",
+    "expand_series",
     "resolve",
     "series_occurrences",
 ]
@@ -303,16 +304,26 @@ def _days(first: date, repeat: Repeat, last: date) -> Iterator[date]:
             yield day
 
 
+def expand_series(series: Series, reason: str) -> Expanded:
+    """A series as single meetings (its occurrences minus the excluded ones), within the
+    expansion limits (else :class:`RecurrenceError`)."""
+    duration = series.end - series.start
+    starts = series_occurrences(series.start, series.repeat, series.repeat_end, SERIES_LIMIT)
+    kept = [s for s in starts if s not in set(series.excluded)]
+    return _expand(series.start, kept, duration, reason)
+
+
 def _expand(
     start: datetime, full: Sequence[datetime], duration: timedelta, reason: str
 ) -> Expanded:
     from dateutil.relativedelta import relativedelta
 
+    why = reason.removeprefix("expanded: ")
     if len(full) > EXPAND_LIMIT:
         raise RecurrenceError(
             "repeat",
-            f"{reason}, into {len(full)} single meetings: more than {EXPAND_LIMIT}; "
-            "shorten the series",
+            f"{why}; as single meetings it would be {len(full)}, more than {EXPAND_LIMIT}: "
+            "shorten or split the series",
         )
     first = full[0]
     horizon = (
@@ -323,8 +334,8 @@ def _expand(
     if full[-1] >= horizon:
         raise RecurrenceError(
             "repeat",
-            f"{reason}, but the occurrences run past {EXPAND_YEARS} years "
-            f"({full[-1].astimezone(start.tzinfo).isoformat()}); shorten the series",
+            f"{why}; as single meetings it would run past {EXPAND_YEARS} years (to "
+            f"{full[-1].astimezone(start.tzinfo).isoformat()}): shorten or split the series",
         )
     return Expanded(tuple((o, o + duration) for o in full), reason)
 
