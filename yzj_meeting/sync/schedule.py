@@ -52,12 +52,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib
 import io
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +72,8 @@ from ..models import (
     Repeat,
     RepeatMeeting,
 )
+from .ics_events import NOTE, ics_records
+from .people import PeopleMap, resolve_person
 from .problems import Problem
 from .safe_read import check_text, csv_delimiter, load_json, read_text
 
@@ -164,6 +165,8 @@ class Entry:
     model: CreateMeeting | RepeatMeeting
     path: str = "<schedule>"
     line: int | None = None
+    note: str | None = None
+    """Why the entry is one of an event's occurrences (``expanded: ...``), if it is."""
 
     @property
     def is_series(self) -> bool:
@@ -203,11 +206,13 @@ def fingerprint(model: CreateMeeting | RepeatMeeting) -> str:
 # --- reading files ---
 
 
-def load_schedule(path: str | os.PathLike[str], *, format: str | None = None) -> list[Entry]:
+def load_schedule(
+    path: str | os.PathLike[str], *, format: str | None = None, people: PeopleMap | None = None
+) -> list[Entry]:
     """Read and check a schedule file; raises ``ScheduleError`` listing every problem.
 
     ``format`` is ``json``, ``jsonl``, ``csv`` or ``ics``; by default it follows the file's
-    extension.
+    extension. ``people`` resolves creators and attendees given as email addresses.
     """
     name = os.fspath(path)
     kind = (format or Path(name).suffix.lstrip(".")).lower()
@@ -220,10 +225,12 @@ def load_schedule(path: str | os.PathLike[str], *, format: str | None = None) ->
     text = read_text(name, problems)
     if text is None:
         raise ScheduleError(problems)
-    return parse_schedule(text, kind, path=name)
+    return parse_schedule(text, kind, path=name, people=people)
 
 
-def parse_schedule(text: str, format: str, *, path: str = "<schedule>") -> list[Entry]:
+def parse_schedule(
+    text: str, format: str, *, path: str = "<schedule>", people: PeopleMap | None = None
+) -> list[Entry]:
     """Check a schedule given as text in ``format`` (``json``, ``jsonl``, ``csv``, ``ics``)."""
     problems: list[Problem] = []
     records: Iterable[_Record]
@@ -239,7 +246,7 @@ def parse_schedule(text: str, format: str, *, path: str = "<schedule>") -> list[
         records = _ics_records(text, path, problems)
     else:
         raise ValueError(f"unknown schedule format {format!r}")
-    entries = _entries(records, path, problems)
+    entries = _entries(records, path, problems, people)
     if problems:
         problems.sort(key=lambda p: p.line or 0)  # stable: a line's problems keep their order
         raise ScheduleError(problems)
@@ -260,7 +267,9 @@ def parse_entry(
 _Record = tuple[int | None, Any, frozenset[str]]  # line, object, fields already reported missing
 
 
-def _entries(records: Iterable[_Record], path: str, problems: list[Problem]) -> list[Entry]:
+def _entries(
+    records: Iterable[_Record], path: str, problems: list[Problem], people: PeopleMap | None = None
+) -> list[Entry]:
     entries: list[Entry] = []
     seen: dict[str, int | None] = {}
     for line, record, missing in records:
@@ -269,7 +278,12 @@ def _entries(records: Iterable[_Record], path: str, problems: list[Problem]) -> 
                 Problem(path, line, None, f"a meeting must be an object, got {_kind(record)}")
             )
             continue
-        entry = _entry(record, path, line, problems, missing)
+        note = record.get(NOTE)
+        if note is not None:
+            record = {k: v for k, v in record.items() if k != NOTE}
+        entry = _entry(record, path, line, problems, missing, people)
+        if entry is not None and note is not None:
+            entry = attrs.evolve(entry, note=str(note))
         key = record.get("key")
         if isinstance(key, str) and key.strip():
             key = key.strip()
@@ -404,156 +418,7 @@ def _csv_records(text: str, path: str, problems: list[Problem]) -> Iterable[_Rec
 
 
 def _ics_records(text: str, path: str, problems: list[Problem]) -> list[_Record]:
-    try:
-        icalendar = importlib.import_module("icalendar")
-    except ImportError:
-        problems.append(
-            Problem(
-                path, None, None, "reading .ics needs the ics extra: pip install 'yzj-meeting[ics]'"
-            )
-        )
-        return []
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except Exception as exc:  # the parser raises ValueError and others
-        problems.append(Problem(path, None, None, f"not a valid iCalendar file: {exc}"))
-        return []
-    # icalendar keeps no positions: the n-th VEVENT starts at the n-th BEGIN:VEVENT line.
-    starts = [
-        i for i, raw in enumerate(text.splitlines(), 1) if raw.strip().upper() == "BEGIN:VEVENT"
-    ]
-    records: list[_Record] = []
-    for n, event in enumerate(calendar.walk("VEVENT")):
-        line = starts[n] if n < len(starts) else None
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        found: list[_IcsProblem] = []
-        record = _ics_event(event, found)
-        problems.extend(Problem(path, line, p.field, p.message) for p in found)
-        # Checked further all the same, without repeating what was just reported.
-        records.append((line, record, frozenset(p.field for p in found)))
-    return records
-
-
-class _IcsProblem(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-_ICS_WORKDAYS = ["MO", "TU", "WE", "TH", "FR"]
-_ICS_REMINDERS = {timedelta(0): 0, timedelta(minutes=-15): 15, timedelta(hours=-1): 60}
-
-
-def _ics_event(event: Any, found: list[_IcsProblem]) -> dict[str, Any]:
-    """The schedule fields of one VEVENT; what cannot be mapped is added to ``found``."""
-    record: dict[str, Any] = {}
-
-    def attempt(step: Callable[[], None]) -> None:
-        try:
-            step()
-        except _IcsProblem as problem:
-            found.append(problem)
-
-    if "RECURRENCE-ID" in event:
-        found.append(
-            _IcsProblem("repeat", "a changed single occurrence (RECURRENCE-ID) is not supported")
-        )
-    texts = {
-        "UID": "key",
-        "SUMMARY": "title",
-        "DESCRIPTION": "content",
-        "LOCATION": "place",
-        "X-YZJ-ROOM-ID": "room_id",
-        "X-YZJ-TYPE": "type",
-        "X-YZJ-IMPORTANT": "important",
-        "X-YZJ-MINUTES-REQUIRED": "minutes_required",
-    }
-    for name, field in texts.items():
-        if name in event:
-            record[field] = str(event[name])
-    if "ORGANIZER" in event:
-        record["openid"] = _ics_oid(event["ORGANIZER"])
-    attendees = event.get("ATTENDEE")
-    if attendees is not None:
-        items = attendees if isinstance(attendees, list) else [attendees]
-        record["attendees"] = [_ics_oid(a) for a in items]
-
-    def start() -> None:
-        if "DTSTART" in event:
-            record["start"] = _ics_time(event, "DTSTART", "start").isoformat()
-
-    def end() -> None:
-        if "DTEND" in event:
-            record["end"] = _ics_time(event, "DTEND", "end").isoformat()
-        elif "DURATION" in event and "start" in record:
-            begin = datetime.fromisoformat(record["start"])
-            record["end"] = (begin + event.decoded("DURATION")).isoformat()
-
-    def reminder() -> None:
-        for alarm in event.walk("VALARM"):
-            trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
-            if not isinstance(trigger, timedelta) or trigger not in _ICS_REMINDERS:
-                raise _IcsProblem(
-                    "reminder", "a VALARM must trigger 0, 15 or 60 minutes before the start"
-                )
-            record["reminder"] = _ICS_REMINDERS[trigger]
-
-    def repeat() -> None:
-        if "RRULE" in event:
-            record["repeat"], record["repeat_until"] = _ics_rule(event["RRULE"])
-
-    for step in (start, end, reminder, repeat):
-        attempt(step)
-    return record
-
-
-def _ics_oid(address: Any) -> str:
-    return str(address).rsplit(":", 1)[-1].strip()
-
-
-def _ics_time(event: Any, name: str, field: str) -> datetime:
-    value = event.decoded(name)
-    if not isinstance(value, datetime):
-        raise _IcsProblem(field, "an all-day event has no time: give DTSTART/DTEND with a time")
-    if value.utcoffset() is None:
-        raise _IcsProblem(
-            field, f"floating time {value.isoformat()}: give a TZID (e.g. Asia/Shanghai) or UTC"
-        )
-    return value
-
-
-_ICS_RULES = {
-    ("DAILY", 1): "daily",
-    ("WEEKLY", 1): "weekly",
-    ("WEEKLY", 2): "biweekly",
-    ("MONTHLY", 1): "monthly",
-}
-
-
-def _ics_rule(rule: Mapping[str, list[Any]]) -> tuple[str, str]:
-    """An RRULE as a schedule ``repeat`` name and ``repeat_until`` text."""
-    text = ";".join(f"{k}={','.join(str(v) for v in vs)}" for k, vs in rule.items())
-    unknown = sorted(set(rule) - {"FREQ", "INTERVAL", "UNTIL", "BYDAY", "WKST"})
-    if "COUNT" in unknown:
-        raise _IcsProblem("repeat", f"RRULE {text}: COUNT is not supported, end it with UNTIL")
-    if unknown:
-        raise _IcsProblem("repeat", f"RRULE {text}: {', '.join(unknown)} has no Yunzhijia rule")
-    freq = str(rule["FREQ"][0]) if rule.get("FREQ") else None
-    interval = int(rule["INTERVAL"][0]) if rule.get("INTERVAL") else 1
-    byday = [str(day) for day in rule["BYDAY"]] if rule.get("BYDAY") else None
-    name: str | None = None
-    if byday is None:
-        name = _ICS_RULES.get((freq or "", interval))
-    elif byday == _ICS_WORKDAYS and interval == 1 and freq in ("DAILY", "WEEKLY"):
-        name = "workdays"
-    if name is None:
-        raise _IcsProblem("repeat", f"RRULE {text} has no Yunzhijia rule")
-    if not rule.get("UNTIL"):
-        raise _IcsProblem("repeat_until", "the RRULE needs an UNTIL (COUNT is not supported)")
-    until = rule["UNTIL"][0]
-    return name, until.isoformat() if isinstance(until, date) else str(until)
+    return [(r.line, r.fields, r.reported) for r in ics_records(text, path, problems)]
 
 
 # --- one entry ---
@@ -565,6 +430,7 @@ def _entry(
     line: int | None,
     problems: list[Problem],
     missing: frozenset[str] = frozenset(),
+    people: PeopleMap | None = None,
 ) -> Entry | None:
     before = len(problems)
 
@@ -585,6 +451,7 @@ def _entry(
             values[name] = _READERS[name](raw)
         except ValueError as exc:
             bad(name, str(exc))
+    _resolve_people(values, people, bad)
 
     repeat = values.get("repeat", Repeat.NONE)
     until = values.get("repeat_until")
@@ -634,6 +501,29 @@ def _entry(
         bad(field, exc.message)
         return None
     return Entry(key=values["key"], model=model, path=path, line=line)
+
+
+def _resolve_people(
+    values: dict[str, Any], people: PeopleMap | None, bad: Callable[[str, str], None]
+) -> None:
+    """Email addresses (``mailto:`` or bare) to oids through the people map."""
+    if "openid" in values:
+        try:
+            values["openid"] = resolve_person(values["openid"], people)
+        except ValueError as exc:
+            del values["openid"]
+            bad("openid", str(exc))
+    if "attendees" in values:
+        oids: list[str] = []
+        for i, item in enumerate(values["attendees"]):
+            try:
+                oids.append(resolve_person(item, people))
+            except ValueError as exc:
+                bad("attendees", f"item {i + 1}: {exc}")
+        if len(oids) == len(values["attendees"]):
+            values["attendees"] = tuple(dict.fromkeys(oids))
+        else:
+            del values["attendees"]
 
 
 def _until_instant(until: date | datetime | None, start: datetime) -> datetime:
