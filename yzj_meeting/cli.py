@@ -101,9 +101,9 @@ def command() -> click.Group:
 
     from .errors import OutcomeUnknownError, ValidationError, YzjError
     from .models import SHANGHAI, QueryByDay, RepeatMeeting
-    from .sync import Journal, ScheduleError, load_schedule, parse_entry, target_name
+    from .sync import Journal, ScheduleError, parse_entry, target_name
     from .sync.apply import sync as run_sync
-    from .sync.plan import Action, ActionKind, count, plan
+    from .sync.plan import Action, ActionKind, count
 
     def out() -> Console:
         return Console(soft_wrap=False, highlight=False)
@@ -217,6 +217,12 @@ def command() -> click.Group:
         help="Calls in flight at once.",
     )
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of counts.")
+    @click.option(
+        "--people",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="CSV/JSON map of email address -> oid, for mailto: organizers and attendees.",
+    )
+    @click.option("--yes", is_flag=True, help="Confirm a prune cancelling over half the meetings.")
     @target_options
     def sync(
         file: Path,
@@ -224,6 +230,8 @@ def command() -> click.Group:
         prune: bool,
         concurrency: int,
         as_json: bool,
+        people: Path | None,
+        yes: bool,
         eid: str | None,
         secret: str | None,
         base_url: str | None,
@@ -235,24 +243,23 @@ def command() -> click.Group:
         modifies what changed, leaves the rest alone and, with --prune, cancels meetings whose
         key is gone. A run killed at any point can be run again: nothing is created twice.
         """
-        try:
-            entries = load_schedule(file)
-        except ScheduleError as exc:
-            fail_input(exc.problems, None)
+        entries = _checked_entries(file, people, fail_input)
         target = resolve(eid, secret, base_url, state_dir)
         journal_target = target_name(target.base_url, target.eid)
         if dry_run:
-            actions = asyncio.run(_planned(target, journal_target, entries, prune))
+            actions = _guarded_plan(target, journal_target, entries, prune, yes, dry_run, say)
             counts = count(actions)
             if as_json:
                 click.echo(json.dumps(counts))
             else:
                 show_plan(actions)
+                _show_notes(entries, out())
                 show_counts(counts, "Would do (dry run)")
             return
         console = err()
         bar = console.is_terminal and not as_json
         with service_errors(), _exclusive(state_dir):
+            _guarded_plan(target, journal_target, entries, prune, yes, dry_run, say)
             if bar:
                 with Progress(
                     TextColumn("syncing"),
@@ -280,15 +287,6 @@ def command() -> click.Group:
         else:
             show_counts(result.counts(), "Sync", kept=result.kept)
         raise SystemExit(0 if result.ok else 1)
-
-    async def _planned(
-        target: _Target, journal_target: str, entries: Any, prune: bool
-    ) -> list[Action]:
-        rows = {}
-        if target.journal_path.exists():
-            async with await Journal.open(target.journal_path, journal_target) as journal:
-                rows = await journal.rows()
-        return plan(entries, rows, prune=prune)
 
     async def _synced(
         target: _Target,
@@ -529,6 +527,59 @@ def command() -> click.Group:
 
 
 _OPTION_NAMES = {"attendees": "--attendee", "type": "--type", "key": "key"}
+
+
+def _checked_entries(file: Path, people: Path | None, fail_input: Callable[..., NoReturn]) -> Any:
+    """The schedule's entries (people resolved through the map), or exit 2 listing problems."""
+    from .sync import ScheduleError, load_schedule
+    from .sync.people import load_people
+
+    problems: list[Problem] = []
+    people_map = load_people(str(people), problems) if people is not None else None
+    if problems:
+        fail_input(problems, None)
+    try:
+        return load_schedule(file, people=people_map)
+    except ScheduleError as exc:
+        fail_input(exc.problems, None)
+
+
+def _guarded_plan(
+    target: _Target,
+    journal_target: str,
+    entries: Any,
+    prune: bool,
+    yes: bool,
+    dry_run: bool,
+    say: Callable[[str], None],
+) -> list[Any]:
+    """The plan, after the journal was read whole and a large prune was confirmed (exit 2
+    otherwise, nothing sent)."""
+    from .sync.guards import JournalDamaged, prune_refusal, read_journal
+    from .sync.plan import plan
+
+    try:
+        rows = asyncio.run(read_journal(target.journal_path, journal_target))
+    except JournalDamaged as exc:
+        say(f"yzj-meeting: {exc}")
+        raise SystemExit(2) from None
+    actions = plan(entries, rows, prune=prune)
+    refusal = prune_refusal(actions, rows) if prune and not yes else None
+    if refusal is not None:
+        say(f"yzj-meeting: {refusal}" + ("" if dry_run else "; nothing was sent"))
+        if not dry_run:
+            raise SystemExit(2)
+    return actions
+
+
+def _show_notes(entries: Any, console: Any) -> None:
+    """Which events were expanded into single meetings, and why (one line per event)."""
+    seen: set[tuple[str, int | None]] = set()
+    for entry in entries:
+        if entry.note and (entry.path, entry.line) not in seen:
+            seen.add((entry.path, entry.line))
+            event = entry.key.rsplit("#", 1)[0]
+            console.print(f"{entry.where}: {event}: {entry.note}", markup=False, highlight=False)
 
 
 def _option_name(problem: Problem) -> str:
