@@ -174,7 +174,11 @@ def _recurrence(
         return None
     if end <= start:
         return None  # the entry check reports it
-    shape = resolve(start, end, rule.value if rule is not None else None, exdates, rdates)
+    dtstart = raw.get("DTSTART")
+    zone = dtstart.params.get("TZID") if dtstart is not None else None
+    shape = resolve(
+        start, end, rule.value if rule is not None else None, exdates, rdates, zone_name=zone
+    )
     if isinstance(shape, Series) and shape.excluded:
         # Cancelling excluded occurrences of a created series is not wired into the sync yet:
         # the same meetings as singles (exact, within the expansion limits).

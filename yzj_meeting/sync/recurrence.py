@@ -93,13 +93,16 @@ def resolve(
     rrule: str | None = None,
     exdates: Iterable[date | datetime] = (),
     rdates: Iterable[date | datetime] = (),
+    *,
+    zone_name: str | None = None,
 ) -> Series | Expanded | None:
     """What to create for an event: ``None`` (one meeting as it is), a series, or singles.
 
     ``start``/``end`` are aware (in the event's zone: a ``zoneinfo.ZoneInfo`` or UTC);
     ``rrule`` is the RRULE value (``FREQ=WEEKLY;BYDAY=MO;UNTIL=20261231T155959Z``); a bare date
     in ``exdates`` excludes the occurrences of that day in the event's zone, a bare date in
-    ``rdates`` adds one at DTSTART's time of day. Raises :class:`RecurrenceError`.
+    ``rdates`` adds one at DTSTART's time of day. ``zone_name`` (the TZID) names the zone in
+    the reason. Raises :class:`RecurrenceError`.
     """
     if start.utcoffset() is None or end.utcoffset() is None:
         raise RecurrenceError("start", "a recurring event needs a TZID or UTC times")
@@ -107,7 +110,7 @@ def resolve(
     if rrule is None and not rdates:
         return None
     try:
-        return _resolve(start, end, rrule, exdates, rdates)
+        return _resolve(start, end, rrule, exdates, rdates, zone_name)
     except (OverflowError, ArithmeticError):
         raise RecurrenceError(
             "repeat", "the occurrences run past the year 9999 (in Asia/Shanghai)"
@@ -120,6 +123,7 @@ def _resolve(
     rrule: str | None,
     exdates: list[date | datetime],
     rdates: list[date | datetime],
+    zone_name: str | None,
 ) -> Series | Expanded:
     duration = end.astimezone(UTC) - start.astimezone(UTC)
     rule = _rule(rrule, start) if rrule is not None else None
@@ -131,7 +135,7 @@ def _resolve(
         series = _as_series(rule, full, duration, window)
         if series is not None:
             return series
-    return _expand(start, full, duration, _reason(start, rule, full, rdates))
+    return _expand(start, full, duration, _reason(start, rule, full, rdates, zone_name))
 
 
 def _rule(text: str, start: datetime) -> Any:
@@ -340,8 +344,14 @@ def _expand(
     return Expanded(tuple((o, o + duration) for o in full), reason)
 
 
-def _reason(start: datetime, rule: Any, full: Sequence[datetime], rdates: Sequence[Any]) -> str:
-    zone = getattr(start.tzinfo, "key", None) or start.tzname() or "its zone"
+def _reason(
+    start: datetime,
+    rule: Any,
+    full: Sequence[datetime],
+    rdates: Sequence[Any],
+    zone_name: str | None,
+) -> str:
+    zone = zone_name or getattr(start.tzinfo, "key", None) or start.tzname() or "its zone"
     if rdates:
         return "expanded: RDATE adds dates no Yunzhijia rule repeats on"
     if rule is None or len(full) < 2:
