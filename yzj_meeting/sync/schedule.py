@@ -33,17 +33,16 @@ Formats, chosen by the file's extension:
 - `.jsonl` / `.ndjson`: one meeting object a line (blank lines are skipped);
 - `.csv`: a header row naming the fields (any order; leave out the optional ones you do not
   use), then one meeting a row; UTF-8, a BOM is allowed;
-- `.ics` (with the `ics` extra, `pip install 'yzj-meeting[ics]'`): one meeting per `VEVENT`.
-  `UID` is the key, `SUMMARY` the title, `DTSTART`/`DTEND` (or `DURATION`) the times (with a
-  `TZID` or in UTC: floating times are refused), `DESCRIPTION` the content, `LOCATION` the
-  place. `ORGANIZER` is the creator and each `ATTENDEE` an attendee, as oids: the part of the
-  value after its last colon, so `ATTENDEE;CN=王伟:urn:oid:5f0c...` is `5f0c...`. A `VALARM`
-  trigger 0, 15 or 60 minutes before the start is the reminder. `RRULE` maps to `repeat`
-  (`FREQ=DAILY`, `FREQ=WEEKLY` with `BYDAY=MO,TU,WE,TH,FR` for workdays, `FREQ=WEEKLY`
-  with `INTERVAL=2` for biweekly, `FREQ=MONTHLY`) and its `UNTIL` to `repeat_until`.
-  `X-YZJ-ROOM-ID`, `X-YZJ-TYPE`, `X-YZJ-IMPORTANT` and `X-YZJ-MINUTES-REQUIRED` carry the
-  other fields. Events with `STATUS:CANCELLED` are left out; other properties are ignored.
+- `.ics` (with the `ics` extra, `pip install 'yzj-meeting[ics]'`): one meeting per `VEVENT`
+  (see :mod:`yzj_meeting.sync.ics_events`): `UID` is the key, `SUMMARY` the title,
+  `DTSTART`/`DTEND` (or `DURATION`) the times (with a `TZID` or in UTC), `DESCRIPTION` the
+  content, `LOCATION` the place, `ORGANIZER`/`ATTENDEE` the people (oids, or `mailto:`
+  addresses resolved through the people map), a `VALARM` the reminder. `RRULE`/`RDATE`/
+  `EXDATE` become a Yunzhijia series only when exact, else one single meeting per occurrence
+  (:mod:`yzj_meeting.sync.recurrence`). Events with `STATUS:CANCELLED` are left out.
 
+Files are read through :mod:`yzj_meeting.sync.safe_read` (regular files only, size cap,
+control characters, duplicate JSON keys, ...); CSVs may be `,`, `;` or tab separated.
 Every problem of a file is reported at once, in one ``ScheduleError`` listing each as
 ``file:line: field: message``; nothing is sent when a file has any.
 """
