@@ -77,21 +77,70 @@ def ics_records(text: str, path: str, problems: list[Problem]) -> list[IcsRecord
     if len(events) != len(scanned):
         problems.append(Problem(path, None, None, "an event inside an event is not supported"))
         return []
+    pairs = list(zip(scanned, events, strict=True))
+    moved = _overridden(pairs, path, problems)
     records: list[IcsRecord] = []
-    for raw, event in zip(scanned, events, strict=True):
+    for raw, event in pairs:
         status = raw.get("STATUS")
         if status is not None and status.value.strip().upper() == "CANCELLED":
-            continue
+            continue  # (a cancelled override still excluded its occurrence from the master)
         found: list[_Bad] = []
+        uid = str(event.get("UID", "")).strip()
         try:
-            records.extend(_event(raw, event, found))
+            if raw.get("RECURRENCE-ID") is not None:
+                records.extend(_override(raw, event, found))
+            else:
+                records.extend(_event(raw, event, found, moved.get(uid, [])))
         except Exception as exc:  # icalendar defers some decoding errors to first use
             found.append(_Bad("event", f"cannot read this event: {type(exc).__name__}: {exc}"))
         problems.extend(Problem(path, raw.line, p.field, p.message) for p in found)
     return records
 
 
-def _event(raw: IcsEvent, event: Any, found: list[_Bad]) -> list[IcsRecord]:
+def _overridden(
+    pairs: list[tuple[IcsEvent, Any]], path: str, problems: list[Problem]
+) -> dict[str, list[date | datetime]]:
+    """The occurrences each UID's overrides (``RECURRENCE-ID`` events) take out of its master:
+    a moved or changed occurrence is the override's own meeting, a cancelled one is gone."""
+    moved: dict[str, list[date | datetime]] = {}
+    for raw, event in pairs:
+        prop = raw.get("RECURRENCE-ID")
+        if prop is None:
+            continue
+        if prop.params.get("RANGE", "").upper() == "THISANDFUTURE":
+            message = "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: export the series again"
+            problems.append(Problem(path, prop.line, "repeat", message))
+            continue
+        moved.setdefault(str(event.get("UID", "")).strip(), []).append(
+            event.decoded("RECURRENCE-ID")
+        )
+    return moved
+
+
+def _override(raw: IcsEvent, event: Any, found: list[_Bad]) -> list[IcsRecord]:
+    """A changed occurrence: a single meeting keyed by the occurrence it replaces."""
+    rid = event.decoded("RECURRENCE-ID")
+    if raw.get("RRULE") is not None or raw.get("RDATE") is not None:
+        found.append(_Bad("repeat", "a changed occurrence (RECURRENCE-ID) cannot repeat"))
+        return []
+    if isinstance(rid, datetime) and rid.utcoffset() is None:
+        found.append(_Bad("key", "RECURRENCE-ID is a floating time: add its TZID or Z"))
+        return []
+    suffix = (
+        f"{rid.astimezone(UTC):%Y%m%dT%H%M%SZ}" if isinstance(rid, datetime) else f"{rid:%Y%m%d}"
+    )
+    records = _event(raw, event, found, [])
+    for record in records:
+        key = record.fields.get("key")
+        if isinstance(key, str) and key.strip():
+            record.fields["key"] = f"{key.strip()}#{suffix}"
+    return records
+
+
+def _event(
+    raw: IcsEvent, event: Any, found: list[_Bad], moved: list[date | datetime]
+) -> list[IcsRecord]:
+    """The records of one event; ``moved``: its occurrences that overrides replace."""
     record: dict[str, Any] = {}
 
     def attempt(step: Callable[[], None]) -> None:
@@ -100,8 +149,6 @@ def _event(raw: IcsEvent, event: Any, found: list[_Bad]) -> list[IcsRecord]:
         except _Bad as problem:
             found.append(problem)
 
-    if raw.get("RECURRENCE-ID") is not None:
-        found.append(_Bad("repeat", "a changed single occurrence (RECURRENCE-ID) is not supported"))
     for name, field in _TEXTS.items():
         if name in event:
             record[field] = str(event[name])
@@ -123,7 +170,13 @@ def _event(raw: IcsEvent, event: Any, found: list[_Bad]) -> list[IcsRecord]:
         if "DTEND" in event:
             times["end"] = _time(event, raw, "DTEND", "end")
         elif "DURATION" in event and "start" in times:
-            times["end"] = times["start"] + event.decoded("DURATION")
+            begin, duration = times["start"], event.decoded("DURATION")
+            # A duration in hours/minutes is exact; one in days or weeks is on the clock.
+            exact = duration.days == 0
+            zone = begin.tzinfo
+            times["end"] = (
+                (begin.astimezone(UTC) + duration).astimezone(zone) if exact else begin + duration
+            )
 
     def reminder() -> None:
         for alarm in event.walk("VALARM"):
@@ -138,7 +191,7 @@ def _event(raw: IcsEvent, event: Any, found: list[_Bad]) -> list[IcsRecord]:
     if "start" not in times or "end" not in times:
         return [IcsRecord(raw.line, record, reported)]
     try:
-        shape = _recurrence(raw, event, times["start"], times["end"])
+        shape = _recurrence(raw, event, times["start"], times["end"], moved)
     except RecurrenceError as exc:
         found.append(_Bad(exc.field, exc.message))
         fields = {**record, "start": times["start"].isoformat(), "end": times["end"].isoformat()}
@@ -165,10 +218,10 @@ def _time(event: Any, raw: IcsEvent, name: str, field: str) -> datetime:
 
 
 def _recurrence(
-    raw: IcsEvent, event: Any, start: datetime, end: datetime
+    raw: IcsEvent, event: Any, start: datetime, end: datetime, moved: list[date | datetime]
 ) -> Series | Expanded | None:
     rule = raw.get("RRULE")
-    exdates = _dates(event, "EXDATE")
+    exdates = [*_dates(event, "EXDATE"), *moved]
     rdates = _dates(event, "RDATE")
     if rule is None and not rdates:
         return None
@@ -182,7 +235,9 @@ def _recurrence(
     if isinstance(shape, Series) and shape.excluded:
         # Cancelling excluded occurrences of a created series is not wired into the sync yet:
         # the same meetings as singles (exact, within the expansion limits).
-        return expand_series(shape, "expanded: EXDATE excludes occurrences of the series")
+        return expand_series(
+            shape, "expanded: EXDATE or a changed occurrence takes occurrences out of the series"
+        )
     return shape
 
 
