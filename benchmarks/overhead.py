@@ -148,7 +148,7 @@ async def _measure(rounds: int, create_block: int, query_block: int) -> dict[str
     token = await on_fake.token_provider.token()
     http_create = HttpRequest(
         "POST",
-        on_fake._url(create_request.path, token),
+        getattr(on_fake, "_sender", on_fake)._url(create_request.path, token),
         JSON_HEADERS,
         create_request.body,
         "create",

@@ -81,7 +81,7 @@ def test_example_schedule_on_the_embedded_emulator_twice(tmp_path: Path) -> None
     (line,) = first.stderr.splitlines()
     assert "no credentials" in line
     assert "emulator" in line
-    assert (tmp_path / ".yzj-meeting" / "emulator.json").exists()
+    assert (tmp_path / ".yzj-meeting" / "emulator.sqlite3").exists()
     assert (tmp_path / ".yzj-meeting" / "journal.sqlite3").exists()
 
     second = invoke("sync", str(EXAMPLE), "--json")
@@ -122,7 +122,7 @@ def test_summary_table_and_dry_run_sends_nothing(tmp_path: Path) -> None:
     schedule(tmp_path / "s.json", "Alpha renamed", "Beta")
     dry = invoke("sync", str(path), "--dry-run", "--json")
     assert one_json(dry)["modified"] == 1
-    state = (tmp_path / ".yzj-meeting" / "emulator.json").read_text()
+    state = json.dumps(FakeService.load(tmp_path / ".yzj-meeting" / "emulator.sqlite3").snapshot())
     assert "Alpha renamed" not in state
     nothing = invoke("sync", str(schedule(tmp_path / "s.json", "Alpha", "Beta")), "--dry-run")
     assert "Nothing to do" in nothing.stdout
@@ -252,16 +252,39 @@ def test_create_day_cancel_and_a_failed_item_exits_1(tmp_path: Path) -> None:
     assert "cancelled" in failed.stderr
 
 
-def test_a_second_sync_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+def test_a_second_writer_on_the_same_state_dir_waits_then_is_refused(tmp_path: Path) -> None:
     path = schedule(tmp_path / "s.json", "A")
     state = tmp_path / ".yzj-meeting"
     state.mkdir()
+    create_args = (
+        "create", "--openid", OWNER, "--title", "T",
+        "--start", "2026-12-01T15:00:00+08:00", "--end", "2026-12-01T16:00:00+08:00",
+    )  # fmt: skip
     with open(state / "lock", "a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        result = invoke("sync", str(path), "--json")
-    assert result.exit_code == 1
-    assert "another sync" in result.stderr
-    assert result.stdout == ""
+        result = invoke("sync", str(path), "--json", "--lock-timeout", "0.2")
+        created = invoke(*create_args, "--lock-timeout", "0.2")  # writes the emulator too
+        cancelled = invoke("cancel", "x" * 24, "--openid", OWNER, "--lock-timeout", "0")
+    for refused in (result, created, cancelled):
+        assert refused.exit_code == 2
+        assert refused.stdout == ""
+        (line,) = [x for x in refused.stderr.splitlines() if "no credentials" not in x]
+        assert "in use by another sync" in line
+        assert "Traceback" not in refused.output
+    assert not (state / "journal.sqlite3").exists()
+    assert not (state / "emulator.sqlite3").exists()
+
+    # A lock given back while the command waits: it goes ahead.
+    held = open(state / "lock", "a+")  # noqa: SIM115 - closed by the timer
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    timer = threading.Timer(0.3, held.close)
+    timer.start()
+    try:
+        waited = invoke("sync", str(path), "--json", "--lock-timeout", "20")
+    finally:
+        timer.join()
+    assert waited.exit_code == 0, waited.output
+    assert one_json(waited)["created"] == 1
 
 
 # --- against a service over HTTP, with credentials ---
@@ -323,6 +346,33 @@ def test_credentials_from_env_and_flags_never_print_the_secret(
     assert one_json(invoke("sync", str(path), "--json", "--dry-run"))["created"] == 2
 
 
+def test_three_spellings_of_the_base_url_are_one_target(
+    tmp_path: Path, http_service: tuple[FakeService, str]
+) -> None:
+    service, url = http_service
+    path = schedule(tmp_path / "s.json", "A", "B")
+    host_port = url.removeprefix("http://")
+    spellings = [f"{url}/", f"HTTP://{host_port.upper()}", f"{url}//"]
+    results = [
+        invoke("sync", str(path), "--json", "--eid", "e1", "--secret", SECRET, "--base-url", u)
+        for u in spellings
+    ]
+    assert [r.exit_code for r in results] == [0, 0, 0], [r.output for r in results]
+    assert [one_json(r)["created"] for r in results] == [2, 0, 0]
+    assert [one_json(r)["unchanged"] for r in results] == [0, 2, 2]
+    assert len(service.meetings) == 2
+
+
+@pytest.mark.parametrize("url", ["http://", "http://127.0.0.1:notaport", "127.0.0.1:8080"])
+def test_a_malformed_base_url_is_a_usage_error(tmp_path: Path, url: str) -> None:
+    path = schedule(tmp_path / "s.json", "A")
+    result = invoke("sync", str(path), "--eid", "e", "--secret", "x", "--base-url", url)
+    assert result.exit_code == 2
+    assert "--base-url" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / ".yzj-meeting").exists()
+
+
 def test_serve_fake_subprocess(tmp_path: Path) -> None:
     state = tmp_path / "served.json"
     proc = subprocess.Popen(
@@ -339,7 +389,7 @@ def test_serve_fake_subprocess(tmp_path: Path) -> None:
         env = {"YZJ_EID": "any", "YZJ_SECRET": "any", "YZJ_BASE_URL": match.group(0)}
         result = invoke("sync", str(schedule(tmp_path / "s.json", "Served")), "--json", env=env)
         assert result.exit_code == 0, result.output
-        assert "Served" in state.read_text(encoding="utf-8")
+        assert "Served" in json.dumps(FakeService.load(state).snapshot(), ensure_ascii=False)
     finally:
         proc.terminate()
         try:

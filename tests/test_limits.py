@@ -23,7 +23,7 @@ async def simulate(
 
     async def call(i: int) -> None:
         await vt.sleep(arrivals[i])
-        await limiter.acquire("create")
+        await limiter.acquire("t", "create")
         granted[i] = vt.now
 
     tasks = [asyncio.create_task(call(i)) for i in range(len(arrivals))]
@@ -96,7 +96,7 @@ async def test_interfaces_are_limited_separately() -> None:
     granted: dict[str, float] = {}
 
     async def call(key: str) -> None:
-        await limiter.acquire(key)
+        await limiter.acquire("t", key)
         granted[key] = vt.now
 
     tasks = [asyncio.create_task(call(k)) for k in ("create", "modify", "cancel")]

@@ -6,12 +6,15 @@ Quick start::
         meeting_id = await client.create_meeting(CreateMeeting(...))
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._http import Timeout
-from ._operations import Request
 from .actors import ActorChange, diff_actors
 from .auth import Credentials, TokenProvider
 from .bulk import Outcome, Progress
 from .client import Attempt, MeetingClient
+from .endpoints import Request
 from .errors import (
     DEFAULT_TOKEN_ERROR_CODES,
     ApiError,
@@ -27,7 +30,7 @@ from .errors import (
     ValidationError,
     YzjError,
 )
-from .fake import FakeTransport
+from .limits import Limiter, RateLimiter
 from .models import (
     SHANGHAI,
     AcceptStatus,
@@ -47,9 +50,29 @@ from .models import (
     RepeatSeries,
 )
 from .retry import RetryPolicy
-from .transports import AiohttpTransport
+from .tokens import MemoryTokenStore, TokenSource, TokenStore
+
+if TYPE_CHECKING:
+    from .fake import FakeTransport
+    from .transports.aiohttp import AiohttpTransport
 
 __version__ = "0.1.0"
+
+# Loaded on first use: ``import yzj_meeting`` pulls in neither aiohttp nor the emulator.
+_LAZY = {
+    "AiohttpTransport": "yzj_meeting.transports.aiohttp",
+    "FakeTransport": "yzj_meeting.fake",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'yzj_meeting' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_TOKEN_ERROR_CODES",
@@ -67,10 +90,12 @@ __all__ = [
     "CreateMeeting",
     "Credentials",
     "FakeTransport",
+    "Limiter",
     "MeetingClient",
     "MeetingInfo",
     "MeetingStatus",
     "MeetingType",
+    "MemoryTokenStore",
     "ModifyMeeting",
     "NetworkError",
     "NoticeTime",
@@ -80,6 +105,7 @@ __all__ = [
     "ProtocolError",
     "QueryByDay",
     "RateLimitError",
+    "RateLimiter",
     "ReadStatus",
     "Repeat",
     "RepeatMeeting",
@@ -90,6 +116,8 @@ __all__ = [
     "ServerError",
     "Timeout",
     "TokenProvider",
+    "TokenSource",
+    "TokenStore",
     "TransportError",
     "ValidationError",
     "YzjError",

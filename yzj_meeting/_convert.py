@@ -9,8 +9,10 @@
   missing required field or a wrong type raises, and ``structure_answer``
   turns that into a ``ProtocolError`` naming the field.
 
-Hooks are specialised per type and registered once: cattrs' generic ``X | None`` handling
-dominates list decoding otherwise.
+Hooks are specialised per type and made once per class by hook factories on ``attrs.has``
+(cattrs' generic ``X | None`` handling dominates list decoding otherwise). A field's wire name
+is the camelCase of its name unless its metadata says otherwise (``WIRE_NAME``); ``WIRE_FLAG``
+marks a ``bool`` sent as ``0``/``1``.
 """
 
 from __future__ import annotations
@@ -32,24 +34,18 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from .errors import ProtocolError
 from .models import (
     SHANGHAI,
+    WIRE_FLAG,
+    WIRE_NAME,
     AcceptStatus,
-    BatchCancel,
-    BatchModify,
-    CancelMeeting,
-    CreateMeeting,
-    MeetingInfo,
     MeetingStatus,
     MeetingType,
-    ModifyMeeting,
     NoticeTime,
     QueryByDay,
     ReadStatus,
     Repeat,
-    RepeatMeeting,
 )
 
 __all__ = [
-    "REQUEST_MODELS",
     "converter",
     "decode_json",
     "encode_json",
@@ -67,15 +63,6 @@ E = TypeVar("E", bound=enum.Enum)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_SHANGHAI = _EPOCH.astimezone(SHANGHAI)
 _MS = timedelta(milliseconds=1)
-
-REQUEST_MODELS: tuple[type, ...] = (
-    CreateMeeting,
-    ModifyMeeting,
-    CancelMeeting,
-    RepeatMeeting,
-    BatchModify,
-    BatchCancel,
-)
 
 
 def to_camel(name: str) -> str:
@@ -167,8 +154,33 @@ def _meeting_type(value: Any) -> MeetingType | str | None:
         return _str(value)
 
 
+def _flag_out(value: bool) -> int:
+    return 1 if value else 0
+
+
+def _flag_in(value: Any, _: Any) -> bool | None:
+    return None if value is None else bool(_int(value))
+
+
+def _overrides(cls: type, *, reading: bool) -> dict[str, Any]:
+    """Per-field overrides of an attrs class: camelCase names, metadata-named exceptions."""
+    out: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        rename = field.metadata.get(WIRE_NAME) or to_camel(field.name)
+        hooks: dict[str, Any] = {}
+        if field.metadata.get(WIRE_FLAG):
+            hooks = {"struct_hook": _flag_in} if reading else {"unstruct_hook": _flag_out}
+        if hooks or rename != field.name:
+            out[field.name] = override(rename=rename, **hooks)
+    return out
+
+
 def make_converter(*, detailed: bool = False) -> cattrs.Converter:
-    """The wire-format converter. ``detailed`` trades speed for error paths naming fields."""
+    """The wire-format converter. ``detailed`` trades speed for error paths naming fields.
+
+    Every attrs class goes through the hook factories below (as lsprotocol does): a new model
+    needs no registration to travel camelCase, unset fields omitted.
+    """
     conv = cattrs.Converter(detailed_validation=detailed)
 
     conv.register_unstructure_hook(datetime, to_ms)
@@ -189,37 +201,22 @@ def make_converter(*, detailed: bool = False) -> cattrs.Converter:
     conv.register_unstructure_hook(MeetingType | None, lambda v: v.value)
     conv.register_unstructure_hook(NoticeTime | None, int)
     conv.register_unstructure_hook(Repeat, int)
-
-    def top_state(value: bool) -> int:
-        return 1 if value else 0
-
-    def read_top_state(value: Any, _: Any) -> bool | None:
-        return None if value is None else bool(_int(value))
-
     conv.register_structure_hook(tuple[str, ...] | None, _optional(_str_tuple))
 
-    for cls in REQUEST_MODELS:
-        out: dict[str, Any] = {}
-        into: dict[str, Any] = {}
-        for field in attrs.fields(cls):
-            rename = to_camel(field.name)
-            if field.name == "top_state":
-                out[field.name] = override(rename=rename, unstruct_hook=top_state)
-                into[field.name] = override(rename=rename, struct_hook=read_top_state)
-            elif rename != field.name:
-                out[field.name] = into[field.name] = override(rename=rename)
-        conv.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **out)
+    def unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
+        return make_dict_unstructure_fn(
+            cls, conv, _cattrs_omit_if_default=True, **_overrides(cls, reading=False)
         )
+
+    def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
         # Reading request bodies serves the emulator and the sample round-trip tests.
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **into))
+        return make_dict_structure_fn(cls, conv, **_overrides(cls, reading=True))
+
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    # The one body that is not its fields: a date travels as an instant inside that day.
     conv.register_unstructure_hook(QueryByDay, lambda q: {"day": to_ms(q.instant)})
     conv.register_structure_hook(QueryByDay, lambda v, _: QueryByDay(from_ms(v["day"])))
-
-    renames: dict[str, Any] = {
-        f.name: override(rename=to_camel(f.name)) for f in attrs.fields(MeetingInfo)
-    }
-    conv.register_structure_hook(MeetingInfo, make_dict_structure_fn(MeetingInfo, conv, **renames))
     return conv
 
 
@@ -237,17 +234,15 @@ converter = make_converter()
 _diagnostic = make_converter(detailed=True)
 
 
-_UNSTRUCTURE: dict[type, Callable[[Any], dict[str, Any]]] = {
-    cls: converter.get_unstructure_hook(cls) for cls in (*REQUEST_MODELS, QueryByDay)
-}
+_UNSTRUCTURE: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
 def unstructure(model: Any) -> dict[str, Any]:
     """A request model as its wire dict (camelCase, ms, unset fields omitted)."""
     hook = _UNSTRUCTURE.get(type(model))  # skips cattrs' dispatch on the hot path
-    if hook is not None:
-        return hook(model)
-    return converter.unstructure(model)  # type: ignore[no-any-return]
+    if hook is None:
+        hook = _UNSTRUCTURE[type(model)] = converter.get_unstructure_hook(type(model))
+    return hook(model)
 
 
 def structure_answer(data: Any, cls: type[T], *, endpoint: str) -> T:

@@ -19,7 +19,14 @@ from .errors import (
     ServerError,
 )
 
-__all__ = ["decode_envelope", "parse_retry_after"]
+__all__ = ["TokenRefused", "decode_envelope", "parse_retry_after"]
+
+
+class TokenRefused(AuthError):
+    """Private signal: the server refused the access token of a call (HTTP 401/403 or a token
+    error code). The client renews the token and resends; it never reaches users as such (an
+    ``AuthError`` does, when a fresh token is refused too)."""
+
 
 _MAX_MESSAGE = 500
 _NOT_JSON = object()
@@ -47,9 +54,9 @@ def decode_envelope(
 ) -> Any:
     """The ``data`` of a successful answer, or the typed error the answer means.
 
-    HTTP 401/403 or a token error code -> ``AuthError``; HTTP 429 or errorCode 10000429 ->
-    ``RateLimitError``; other ``success: false`` -> ``ApiError``; HTTP 5xx -> ``ServerError``;
-    anything that is not the documented envelope -> ``ProtocolError``.
+    HTTP 401/403 or a token error code -> ``TokenRefused`` (an ``AuthError``); HTTP 429 or
+    errorCode 10000429 -> ``RateLimitError``; other ``success: false`` -> ``ApiError``; HTTP
+    5xx -> ``ServerError``; anything that is not the documented envelope -> ``ProtocolError``.
     """
     if status >= 500:
         raise ServerError(f"HTTP {status}", endpoint=endpoint, status=status)
@@ -62,7 +69,7 @@ def decode_envelope(
             retry_after=parse_retry_after(headers),
         )
     if status in (401, 403):
-        raise AuthError(
+        raise TokenRefused(
             f"access token refused (HTTP {status})",
             error_code=None,
             endpoint=endpoint,
@@ -107,5 +114,5 @@ def decode_envelope(
             payload=answer,
             retry_after=parse_retry_after(headers),
         )
-    cls = AuthError if code is not None and code in token_error_codes else ApiError
+    cls = TokenRefused if code is not None and code in token_error_codes else ApiError
     raise cls(message, error_code=code, endpoint=endpoint, status=status, payload=answer)

@@ -21,6 +21,7 @@ from ._convert import encode_json
 from ._envelope import decode_envelope
 from ._http import HttpRequest, Timeout
 from .errors import ApiError, AuthError, ProtocolError, RateLimitError, ValidationError, YzjError
+from .tokens.store import MemoryTokenStore, StoredToken, TokenStore, token_identity
 from .transports.base import Transport
 
 __all__ = ["DEFAULT_BASE_URL", "Credentials", "TokenProvider", "check_base_url"]
@@ -106,9 +107,12 @@ class TokenProvider:
 
     ``await provider.token()`` answers the cached token while it is more than
     ``refresh_margin`` seconds from expiry (never less than half its lifetime), else gets a new
-    one. ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds, for the request
-    ``timestamp``) are injectable. Without a ``transport`` the provider opens an
-    ``AiohttpTransport`` of its own and closes it in ``aclose``.
+    one. The token lives in a ``TokenStore`` (``store``; a ``MemoryTokenStore`` by default;
+    share a Redis store to share one token across processes), fronted by an in-process cache
+    so that ``peek()`` never awaits. ``clock`` (monotonic seconds) and ``wall_clock`` (epoch
+    seconds, for the request ``timestamp`` and stored expiries) are injectable. Without a
+    ``transport`` the provider opens an ``AiohttpTransport`` of its own and closes it in
+    ``aclose``.
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class TokenProvider:
         *,
         base_url: str = DEFAULT_BASE_URL,
         transport: Transport | None = None,
+        store: TokenStore | None = None,
         refresh_margin: float = 300.0,
         timeout: Timeout | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -124,10 +129,16 @@ class TokenProvider:
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise ValidationError("credentials", "must be a Credentials")
+        if not isinstance(refresh_margin, int | float) or refresh_margin < 0:
+            raise ValidationError("refresh_margin", "must be a number >= 0")
         self.credentials = credentials
         self._base_url = check_base_url(base_url)
         self._transport = transport
         self._owns_transport = transport is None
+        self._store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._identity = token_identity(
+            self._base_url, scope=credentials.scope, eid=credentials.eid, app_id=credentials.app_id
+        )
         self._margin = refresh_margin
         self._timeout = timeout
         self._clock = clock
@@ -140,9 +151,14 @@ class TokenProvider:
     def __repr__(self) -> str:
         return f"TokenProvider({self.credentials!r}, base_url={self._base_url!r})"
 
+    @property
+    def store(self) -> TokenStore:
+        """Where this provider keeps its token."""
+        return self._store
+
     async def token(self) -> str:
         """A valid access token, fetched when none is held or it is about to expire."""
-        return self.peek() or (await self._shared_fetch()).access
+        return self.peek() or (await self._shared(None)).access
 
     def peek(self) -> str | None:
         """The token ``token()`` would answer without fetching, or ``None`` (no await needed)."""
@@ -159,12 +175,12 @@ class TokenProvider:
         if current is not None:
             # Keep the refresh token for the renewal, forget the refused access token.
             self._current = attrs.evolve(current, refresh_at=float("-inf"))
-        return (await self._shared_fetch()).access
+        return (await self._shared(refused)).access
 
-    def _shared_fetch(self) -> asyncio.Future[_Token]:
+    def _shared(self, refused: str | None) -> asyncio.Future[_Token]:
         flight = self._flight
         if flight is None:
-            flight = self._flight = asyncio.ensure_future(self._fetch())
+            flight = self._flight = asyncio.ensure_future(self._obtain(refused))
             flight.add_done_callback(self._landed)
         return asyncio.shield(flight)
 
@@ -173,8 +189,22 @@ class TokenProvider:
         if not flight.cancelled() and flight.exception() is None:
             self._current = flight.result()
 
-    async def _fetch(self) -> _Token:
-        previous = self._current
+    async def _obtain(self, refused: str | None) -> _Token:
+        """The stored token when someone else renewed it, else a replacement through the store."""
+        loaded = await self._store.load(self._identity)
+        held = self._current.access if self._current is not None else None
+        if loaded is not None and loaded.access not in (refused, held):
+            remaining = loaded.expires_at - self._wall_clock()
+            if remaining > self._margin:
+                return _Token(
+                    loaded.access, loaded.refresh, self._clock() + remaining - self._margin
+                )
+        stored = await self._store.replace(self._identity, loaded, self._fetch)
+        remaining = stored.expires_at - self._wall_clock()
+        lifetime = max(remaining - self._margin, remaining / 2)
+        return _Token(stored.access, stored.refresh, self._clock() + lifetime)
+
+    async def _fetch(self, previous: StoredToken | None) -> StoredToken:
         if previous is not None and previous.refresh is not None:
             try:
                 return await self._call(
@@ -183,12 +213,27 @@ class TokenProvider:
             except RateLimitError:
                 raise
             except YzjError as exc:
-                log.info("refreshToken failed (%s); asking getAccessToken", type(exc).__name__)
+                log.info(
+                    "refreshToken failed (%s); asking getAccessToken",
+                    type(exc).__name__,
+                    extra={
+                        "endpoint": "refreshToken",
+                        "attempt": 1,
+                        "status": getattr(exc, "status", None),
+                        "error_code": getattr(exc, "error_code", None),
+                        "elapsed_ms": None,
+                        "tenant": self._tenant,
+                    },
+                )
         return await self._call(
             GET_TOKEN_PATH, {"secret": self.credentials.secret}, "getAccessToken"
         )
 
-    async def _call(self, path: str, fields: dict[str, Any], endpoint: str) -> _Token:
+    @property
+    def _tenant(self) -> str:
+        return self.credentials.eid or self.credentials.app_id or ""
+
+    async def _call(self, path: str, fields: dict[str, Any], endpoint: str) -> StoredToken:
         body = {
             **self.credentials.identity(),
             **fields,
@@ -224,7 +269,7 @@ class TokenProvider:
             ) from None
         return self._parse(data, endpoint)
 
-    def _parse(self, data: Any, endpoint: str) -> _Token:
+    def _parse(self, data: Any, endpoint: str) -> StoredToken:
         if type(data) is dict:
             access = data.get("accessToken")
             expire_in = data.get("expireIn")
@@ -238,8 +283,7 @@ class TokenProvider:
                 and expire_in > 0
                 and (refresh is None or type(refresh) is str)
             ):
-                lifetime = max(expire_in - self._margin, expire_in / 2)
-                return _Token(access, refresh or None, self._clock() + lifetime)
+                return StoredToken(access, refresh or None, self._wall_clock() + expire_in)
         raise ProtocolError("token answer lacks accessToken/expireIn", endpoint=endpoint)
 
     async def aclose(self) -> None:

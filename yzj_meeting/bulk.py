@@ -13,6 +13,8 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from .errors import ValidationError
+
 __all__ = ["Outcome", "Progress", "run_bounded"]
 
 I = TypeVar("I")  # noqa: E741
@@ -67,8 +69,7 @@ async def run_bounded(
     counts. The list returned keeps the item of failed outcomes only. With ``collect=False``
     nothing is kept (the list returned is empty): memory stays bounded by ``concurrency``.
     """
-    if concurrency < 1:
-        raise ValueError("concurrency must be >= 1")
+    _check_concurrency(concurrency)
     total = len(items) if isinstance(items, Sized) else None
     outcomes: list[Outcome[I, T] | None] = []
     count = 0
@@ -122,3 +123,8 @@ async def run_bounded(
         for _ in range(concurrency):
             group.create_task(work())
     return outcomes  # type: ignore[return-value]
+
+
+def _check_concurrency(concurrency: object) -> None:
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", "must be an int >= 1")

@@ -10,43 +10,38 @@ call's own renewal produced and that is refused on its first use ends in ``AuthE
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
-
-import attrs
 
 from ._convert import to_ms
-from ._envelope import decode_envelope
-from ._http import HttpRequest, Timeout
-from ._operations import (
-    BUILDERS,
-    Request,
-    build_batch_cancel,
-    build_batch_modify,
-    build_cancel,
-    build_create,
-    build_modify,
-    build_query_by_day,
-    build_repeat_meeting,
-)
-from .auth import DEFAULT_BASE_URL, JSON_HEADERS, Credentials, TokenProvider, check_base_url
+from ._http import Timeout
+from ._observe import Observer
+from ._send import Attempt, Sender
+from .auth import DEFAULT_BASE_URL, Credentials, TokenProvider, check_base_url
 from .bulk import Outcome, Progress, run_bounded
+from .endpoints import (
+    BATCH_CANCEL,
+    BATCH_MODIFY,
+    BY_MODEL,
+    CANCEL,
+    CREATE,
+    MODIFY,
+    QUERY_BY_DAY,
+    REPEAT_MEETING,
+    Endpoint,
+    Request,
+    endpoint_of,
+)
 from .errors import (
     DEFAULT_TOKEN_ERROR_CODES,
-    AuthError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitError,
     TransportError,
     ValidationError,
-    YzjError,
+    may_have_acted,
 )
-from .limits import RateLimiter
+from .limits import Limiter, RateLimiter
 from .models import (
     BatchCancel,
     BatchModify,
@@ -60,27 +55,13 @@ from .models import (
     RepeatSeries,
 )
 from .retry import RetryPolicy
+from .tokens.source import TokenSource
+from .tokens.store import TokenStore
 from .transports.base import Transport
 
 __all__ = ["Attempt", "MeetingClient"]
 
 T = TypeVar("T")
-
-log = logging.getLogger("yzj_meeting")
-
-_MAX_RENEWALS = 4
-
-
-@attrs.frozen
-class Attempt:
-    """What one attempt did, as handed to ``on_attempt`` (never the token or the body)."""
-
-    endpoint: str
-    attempt: int
-    status: int | None
-    error_code: int | None
-    elapsed: float
-    error: str | None
 
 
 class MeetingClient:
@@ -88,38 +69,37 @@ class MeetingClient:
 
     Use it as ``async with MeetingClient(credentials=...) as client:``, or call ``aclose()``,
     which closes the client's transport whether it was given or made (as httpx does).
-    Exactly one of ``credentials`` / ``token_provider`` is given. ``calls_per_minute`` caps calls
-    per interface in any 60-second window (``None``: no client-side limit) and ``max_in_flight``
-    caps requests on the wire at once. ``timeout`` is the default per attempt. ``on_attempt`` is
-    called after every attempt with an ``Attempt`` (for metrics or tracing). ``clock``,
-    ``sleep`` and ``random`` are injectable for tests.
+    Exactly one of ``credentials`` / ``token_provider`` (any ``TokenSource``) is given;
+    ``token_store`` is where the ``TokenProvider`` made from ``credentials`` keeps its token
+    (share one to share the token). ``calls_per_minute`` caps calls per tenant and interface in
+    any 60-second window (``None``: no client-side limit); ``rate_limiter`` (any ``Limiter``)
+    replaces that window. ``max_in_flight`` caps requests on the wire at once. ``timeout`` is
+    the default per attempt. ``on_attempt`` is called after every attempt with an ``Attempt``;
+    ``observer`` receives the tracing events of ``_observe.Observer``. ``clock``, ``sleep``
+    and ``random`` are injectable for tests.
     """
 
     def __init__(
         self,
         *,
         credentials: Credentials | None = None,
-        token_provider: TokenProvider | None = None,
+        token_provider: TokenSource | None = None,
+        token_store: TokenStore | None = None,
         base_url: str = DEFAULT_BASE_URL,
         transport: Transport | None = None,
         token_error_codes: Collection[int] = DEFAULT_TOKEN_ERROR_CODES,
         retry: RetryPolicy = RetryPolicy(),
         calls_per_minute: int | None = 1500,
+        rate_limiter: Limiter | None = None,
         max_in_flight: int = 64,
         timeout: Timeout | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
     ) -> None:
-        if (credentials is None) == (token_provider is None):
-            raise ValidationError("credentials", "give exactly one of credentials, token_provider")
-        if not isinstance(retry, RetryPolicy):
-            raise ValidationError("retry", "must be a RetryPolicy")
-        if calls_per_minute is not None and (
-            not isinstance(calls_per_minute, int) or calls_per_minute < 1
-        ):
-            raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+        _check_options(credentials, token_provider, token_store, retry, calls_per_minute)
         if not isinstance(max_in_flight, int) or max_in_flight < 1:
             raise ValidationError("max_in_flight", "must be an int >= 1")
         self._base_url = check_base_url(base_url)
@@ -128,6 +108,7 @@ class MeetingClient:
 
             transport = AiohttpTransport(timeout=timeout or Timeout())
         self._transport: Transport = transport
+        self._owns_tokens = token_provider is None
         if token_provider is None:
             assert credentials is not None
             token_provider = TokenProvider(
@@ -136,34 +117,37 @@ class MeetingClient:
                 transport=transport,
                 timeout=timeout,
                 clock=clock,
+                store=token_store,
             )
-            self._owns_tokens = True
-        else:
-            self._owns_tokens = False
-        self._tokens = token_provider
-        self._token_error_codes = frozenset(token_error_codes)
-        self._retry = retry
-        self._limiter = (
-            RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
-            if calls_per_minute is not None
-            else None
-        )
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._tokens: TokenSource = token_provider
+        owner = getattr(token_provider, "credentials", None)
+        self._owns_limiter = rate_limiter is None
+        if rate_limiter is None and calls_per_minute is not None:
+            rate_limiter = RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
         self.max_in_flight = max_in_flight
-        self._timeout = timeout
-        self._on_attempt = on_attempt
-        self._clock = clock
-        self._sleep = sleep
-        self._random = random
-        self._url_token: str | None = None
-        self._urls: dict[str, str] = {}
+        self._sender = Sender(
+            base_url=self._base_url,
+            transport=transport,
+            tokens=token_provider,
+            tenant=(owner.eid or owner.app_id or "") if isinstance(owner, Credentials) else "",
+            token_error_codes=frozenset(token_error_codes),
+            retry=retry,
+            limiter=rate_limiter,
+            max_in_flight=max_in_flight,
+            timeout=timeout,
+            on_attempt=on_attempt,
+            observer=observer,
+            clock=clock,
+            sleep=sleep,
+            random=random,
+        )
         self._closed = False
 
     def __repr__(self) -> str:
         return f"MeetingClient(base_url={self._base_url!r})"
 
     @property
-    def token_provider(self) -> TokenProvider:
+    def token_provider(self) -> TokenSource:
         """The provider of this client's access tokens."""
         return self._tokens
 
@@ -172,7 +156,18 @@ class MeetingClient:
         """The transport this client sends through."""
         return self._transport
 
-    # --- the seven endpoints ---
+    # --- the endpoints: one typed method per row of the endpoint table ---
+
+    async def call(self, model: Any, *, timeout: Timeout | None = None) -> Any:
+        """Send any request model; returns what its endpoint's method returns."""
+        return await self.send(endpoint_of(model).build(model), timeout=timeout)
+
+    async def _call(self, row: Endpoint[T], model: Any, timeout: Timeout | None) -> T:
+        if type(model) is not row.model:
+            raise ValidationError(
+                "meeting", f"expected a {row.model.__name__}, got {type(model).__name__}"
+            )
+        return await self.send(row.build(model), timeout=timeout)
 
     async def create_meeting(
         self, meeting: CreateMeeting, *, timeout: Timeout | None = None
@@ -182,41 +177,39 @@ class MeetingClient:
         Never resent once it may have reached the server: an unclear failure raises
         ``OutcomeUnknownError`` (see ``find_existing``).
         """
-        return await self.send(build_create(_expect(meeting, CreateMeeting)), timeout=timeout)
+        return await self._call(CREATE, meeting, timeout)
 
     async def modify_meeting(
         self, meeting: ModifyMeeting, *, timeout: Timeout | None = None
     ) -> None:
         """``meeting/modify``: replaces the whole meeting; fields left ``None`` are cleared."""
-        await self.send(build_modify(_expect(meeting, ModifyMeeting)), timeout=timeout)
+        await self._call(MODIFY, meeting, timeout)
 
     async def cancel_meeting(
         self, meeting: CancelMeeting, *, timeout: Timeout | None = None
     ) -> None:
         """``meeting/cancel``: cancels one meeting (only its creator may)."""
-        await self.send(build_cancel(_expect(meeting, CancelMeeting)), timeout=timeout)
+        await self._call(CANCEL, meeting, timeout)
 
     async def repeat_meeting(
         self, meeting: RepeatMeeting, *, timeout: Timeout | None = None
     ) -> RepeatSeries:
         """``meeting/repeatMeeting``: a new series; never resent once it may have arrived."""
-        return await self.send(
-            build_repeat_meeting(_expect(meeting, RepeatMeeting)), timeout=timeout
-        )
+        return await self._call(REPEAT_MEETING, meeting, timeout)
 
     async def batch_modify(self, meeting: BatchModify, *, timeout: Timeout | None = None) -> None:
         """``meeting/batchModify``: replaces an occurrence and every later one of its series."""
-        await self.send(build_batch_modify(_expect(meeting, BatchModify)), timeout=timeout)
+        await self._call(BATCH_MODIFY, meeting, timeout)
 
     async def batch_cancel(self, meeting: BatchCancel, *, timeout: Timeout | None = None) -> None:
         """``meeting/batchCancel``: cancels an occurrence and every later one (parent: all)."""
-        await self.send(build_batch_cancel(_expect(meeting, BatchCancel)), timeout=timeout)
+        await self._call(BATCH_CANCEL, meeting, timeout)
 
     async def query_by_day(
         self, query: QueryByDay, *, timeout: Timeout | None = None
     ) -> list[MeetingInfo]:
         """``meeting/queryByDay``: the meetings starting on that day, cancelled ones included."""
-        return await self.send(build_query_by_day(_expect(query, QueryByDay)), timeout=timeout)
+        return await self._call(QUERY_BY_DAY, query, timeout)
 
     async def find_existing(
         self,
@@ -279,149 +272,32 @@ class MeetingClient:
     async def _run_item(self, item: Any) -> Any:
         if isinstance(item, Request):
             return await self.send(item)
-        builder = BUILDERS.get(type(item))
-        if builder is not None:
-            return await self.send(builder(item))
+        row = BY_MODEL.get(type(item))
+        if row is not None:
+            return await self.send(row.build(item))
         if callable(item):
             return await item()
         raise ValidationError("item", f"cannot send a {type(item).__name__}")
 
-    # --- the attempt loop ---
-
-    def _url(self, path: str, token: str) -> str:
-        if token is not self._url_token:
-            self._urls.clear()
-            self._url_token = token
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = f"{self._base_url}{path}?accessToken={quote(token, safe='')}"
-        return url
+    # --- sending ---
 
     async def send(self, request: Request[T], *, timeout: Timeout | None = None) -> T:
         """Send a built request with rate limit, token, retries; returns its decoded answer."""
         if self._closed:
             raise TransportError("client is closed", endpoint=request.endpoint)
-        endpoint = request.endpoint
-        timeout = timeout or self._timeout
-        started = t0 = self._clock()
-        attempt = 0
-        fresh: str | None = None  # the token this call's own renewal produced
-        renewals = 0
-        while True:
-            attempt += 1
-            sent = False
-            token = None
-            status: int | None = None
-            if attempt > 1:
-                t0 = self._clock()
-            try:
-                async with self._in_flight:
-                    # The slot is taken once a permit is held, so that a wait for a permit
-                    # cannot push sends closer together than the window the server counts.
-                    if self._limiter is not None:
-                        await self._limiter.acquire(endpoint)
-                    token = self._tokens.peek() or await self._tokens.token()
-                    http = HttpRequest(
-                        "POST",
-                        self._url(request.path, token),
-                        JSON_HEADERS,
-                        request.body,
-                        endpoint,
-                        timeout,
-                    )
-                    sent = True
-                    response = await self._transport.send(http)
-                status = response.status
-                data = decode_envelope(
-                    status,
-                    response.headers,
-                    response.body,
-                    endpoint=endpoint,
-                    token_error_codes=self._token_error_codes,
-                )
-                result = request.decode(data)
-            except AuthError as exc:
-                self._report(endpoint, attempt, exc.status, exc.error_code, t0, exc)
-                if not sent or token is None:
-                    raise  # the token endpoint refused the credentials: renewing cannot help
-                if token == fresh or renewals >= _MAX_RENEWALS:
-                    raise AuthError(
-                        f"a freshly issued token was refused too: {exc.message}",
-                        error_code=exc.error_code,
-                        endpoint=endpoint,
-                        status=exc.status,
-                        payload=exc.payload,
-                    ) from None
-                renewals += 1
-                log.info("%s: access token refused; renewing", endpoint)
-                # Whoever started it, this is the renewal of the refused token: if its result is
-                # refused on the resend too, renewing cannot help.
-                fresh = await self._tokens.renew(token)
-                attempt -= 1  # the resend after a renewal is not a retry
-                continue
-            except (TransportError, ProtocolError, RateLimitError) as exc:
-                error: YzjError = exc
-                code = exc.error_code if isinstance(exc, RateLimitError) else None
-                self._report(
-                    endpoint, attempt, status or getattr(exc, "status", None), code, t0, exc
-                )
-            else:
-                if self._on_attempt is not None or log.isEnabledFor(logging.DEBUG):
-                    self._report(endpoint, attempt, status, 0, t0, None)
-                return result
+        return await self._sender.send(request, timeout)
 
-            fresh = None  # the token was not refused on this attempt
-            # Before the meeting request left, nothing can be duplicated: any call is safe.
-            safe = request.idempotent or not sent
-            delay = self._retry.next_delay(
-                error,
-                idempotent=safe,
-                attempt=attempt,
-                elapsed=self._clock() - started,
-                rand=self._random(),
-            )
-            if delay is None:
-                if not safe and error_may_have_acted(error):
-                    raise OutcomeUnknownError(
-                        f"the outcome is unknown ({error}); look for the meeting with "
-                        "find_existing() before sending it again",
-                        endpoint=endpoint,
-                        request=request,
-                        model=request.model,
-                        day=request.day,
-                    ) from error
-                raise error
-            log.warning(
-                "%s: attempt %d failed (%s); retrying in %.2fs",
-                endpoint,
-                attempt,
-                type(error).__name__,
-                delay,
-            )
-            await self._sleep(delay)
+    @property
+    def _in_flight(self) -> asyncio.Semaphore:
+        return self._sender.in_flight
 
-    def _report(
-        self,
-        endpoint: str,
-        attempt: int,
-        status: int | None,
-        error_code: int | None,
-        t0: float,
-        error: BaseException | None,
-    ) -> None:
-        elapsed = self._clock() - t0
-        name = type(error).__name__ if error is not None else None
-        log.debug(
-            "%s attempt=%d status=%s errorCode=%s elapsed=%.1fms error=%s",
-            endpoint,
-            attempt,
-            status,
-            error_code,
-            elapsed * 1000,
-            name,
-        )
-        if self._on_attempt is not None:
-            self._on_attempt(Attempt(endpoint, attempt, status, error_code, elapsed, name))
+    @property
+    def _limiter(self) -> Limiter | None:
+        return self._sender.limiter
+
+    @_limiter.setter
+    def _limiter(self, limiter: Limiter | None) -> None:
+        self._sender.limiter = limiter
 
     # --- lifetime ---
 
@@ -433,6 +309,8 @@ class MeetingClient:
         try:
             if self._owns_tokens:
                 await self._tokens.aclose()
+            if self._owns_limiter and self._limiter is not None:
+                await self._limiter.aclose()
         finally:
             await self._transport.aclose()
 
@@ -448,20 +326,27 @@ class MeetingClient:
         await self.aclose()
 
 
+def _check_options(
+    credentials: Credentials | None,
+    token_provider: TokenSource | None,
+    token_store: TokenStore | None,
+    retry: RetryPolicy,
+    calls_per_minute: int | None,
+) -> None:
+    if (credentials is None) == (token_provider is None):
+        raise ValidationError("credentials", "give exactly one of credentials, token_provider")
+    if token_provider is not None and token_store is not None:
+        raise ValidationError("token_store", "give it to the TokenProvider, not with one")
+    if not isinstance(retry, RetryPolicy):
+        raise ValidationError("retry", "must be a RetryPolicy")
+    if calls_per_minute is not None and (
+        not isinstance(calls_per_minute, int) or calls_per_minute < 1
+    ):
+        raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+
+
 def error_may_have_acted(error: BaseException) -> bool:
-    """Whether the server may have carried out the request that ended in ``error``.
-
-    Only the SDK's own errors say so; anything else (cancellation included) is taken as
-    "it may have": the safe answer for a write.
-    """
-    if not isinstance(error, YzjError):
-        return True
-    if isinstance(error, TransportError):
-        return error.may_have_reached_server
-    return isinstance(error, ProtocolError)
-
-
-def _expect(model: Any, cls: type[T]) -> T:
-    if type(model) is not cls:
-        raise ValidationError("meeting", f"expected a {cls.__name__}, got {type(model).__name__}")
-    return model
+    """Whether the server may have carried out the request that ended in ``error``
+    (``YzjError.may_have_acted``; anything else, cancellation included, is taken as "it may
+    have": the safe answer for a write)."""
+    return may_have_acted(error)

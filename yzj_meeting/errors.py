@@ -15,7 +15,8 @@
     │   └── OutcomeUnknownError             a create may or may not have happened: reconcile first
     └── ProtocolError                       the answer was not the documented envelope
 
-``TransportError.may_have_reached_server`` says whether the server may have acted on the request.
+``YzjError.may_have_acted`` says whether the server may have acted on the request (the one
+place that decides it); ``TransportError.may_have_reached_server`` is the same answer.
 No message, attribute or ``repr`` here ever carries the access token or the secret: URLs are
 never stored, only endpoint names.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "YzjError",
+    "may_have_acted",
 ]
 
 THROTTLED_ERROR_CODE = 10000429
@@ -55,7 +57,15 @@ otherwise. HTTP 401 and 403 are always read as a refused token.
 
 
 class YzjError(Exception):
-    """Base of every error the SDK raises on purpose."""
+    """Base of every error the SDK raises on purpose.
+
+    ``may_have_acted`` is the one answer to "may the server have carried out the request that
+    ended in this error?", read by the retry policy, the client and the sync. ``transient``
+    says whether trying again may succeed at all.
+    """
+
+    may_have_acted: bool = False
+    transient: bool = False
 
 
 class ValidationError(YzjError, ValueError):
@@ -98,6 +108,8 @@ class AuthError(ApiError):
 class RateLimitError(ApiError):
     """The server throttled the call and did not act on it; ``retry_after`` is its asked pause."""
 
+    transient = True
+
     def __init__(
         self,
         message: str,
@@ -117,7 +129,13 @@ class RateLimitError(ApiError):
 class TransportError(YzjError):
     """The request could not be completed."""
 
-    may_have_reached_server: bool = True
+    may_have_acted = True
+    transient = True
+
+    @property
+    def may_have_reached_server(self) -> bool:
+        """Whether the request may have reached the server (``may_have_acted``)."""
+        return self.may_have_acted
 
     def __init__(self, message: str, *, endpoint: str = "") -> None:
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
@@ -128,7 +146,7 @@ class TransportError(YzjError):
 class ConnectError(TransportError):
     """No connection was made: the request provably never left, so resending is always safe."""
 
-    may_have_reached_server = False
+    may_have_acted = False
 
 
 class NetworkError(TransportError):
@@ -155,6 +173,8 @@ class OutcomeUnknownError(TransportError):
     ``MeetingClient.find_existing(error.model)`` before sending it again.
     """
 
+    transient = False  # only reconciling, not resending, can settle it
+
     def __init__(self, message: str, *, endpoint: str, request: Any, model: Any, day: Any) -> None:
         super().__init__(message, endpoint=endpoint)
         self.request = request
@@ -165,8 +185,17 @@ class OutcomeUnknownError(TransportError):
 class ProtocolError(YzjError):
     """The answer was not the documented envelope (not JSON, wrong types, missing fields)."""
 
+    may_have_acted = True
+    transient = True
+
     def __init__(self, message: str, *, endpoint: str = "", status: int | None = None) -> None:
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
         self.message = message
         self.endpoint = endpoint
         self.status = status
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """``error.may_have_acted`` for the SDK's errors; anything else (cancellation included) is
+    taken as "it may have": the safe answer for a write."""
+    return error.may_have_acted if isinstance(error, YzjError) else True

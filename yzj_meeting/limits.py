@@ -1,17 +1,21 @@
 """Client-side rate limit: at most N calls per interface in any sliding window.
 
-Each call reserves the earliest moment it may start, so waiters are served in arrival order
-without a lock or a task, and the grants of one interface never number more than ``limit`` in
-any ``window`` seconds.
+``Limiter`` is the seam (the Redis limiter implements it too); ``RateLimiter`` is the
+in-process one. Each call reserves the earliest moment it may start, so waiters are served in
+arrival order without a lock or a task, and the grants of one interface never number more than
+``limit`` in any ``window`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Protocol, cast, runtime_checkable
+
+from .errors import ValidationError
 
 __all__ = ["Limiter", "RateLimiter"]
 
@@ -42,11 +46,12 @@ class Limiter(Protocol):
 
 
 class RateLimiter:
-    """Sliding-window limiter per key (the interface), shared by every concurrent call.
+    """In-process sliding-window ``Limiter``: per ``(tenant, interface)``, shared by every call.
 
     ``window`` is the server's counting window; ``margin`` is added to it so that a call granted
     exactly one window after another cannot reach the server inside the same window because of
-    unequal network delays. A cancelled waiter keeps its slot: the limit errs on the safe side.
+    unequal network delays. A call cancelled (or failing) before its request leaves gives its
+    slot back, so a burst of abandoned calls does not hold the quota.
     """
 
     def __init__(
@@ -58,29 +63,63 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
+        if not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", "must be an int >= 1")
         self.limit = limit
         self.window = window + margin
         self._clock = clock
         self._sleep = sleep
-        self._grants: dict[str, deque[float]] = {}
+        # Reserved start times per key, in order; entries a window old are dropped lazily.
+        self._grants: dict[Hashable, deque[float]] = {}
+        self._paused: dict[Hashable, float] = {}
 
-    def reserve(self, key: str) -> float:
+    def reserve(self, key: Hashable) -> float:
         """Reserve the next slot of ``key``; returns how long to wait before using it."""
+        return self._reserve(key)[1]
+
+    def _reserve(self, key: Hashable) -> tuple[float, float]:
         now = self._clock()
         grants = self._grants.get(key)
         if grants is None:
-            grants = self._grants[key] = deque(maxlen=self.limit)
-        if len(grants) < self.limit:
-            grants.append(now)
-            return 0.0
-        at = max(now, grants[0] + self.window, grants[-1])
+            grants = self._grants[key] = deque()
+        while grants and grants[0] + self.window <= now:
+            grants.popleft()
+        at = max(now, grants[-1]) if grants else now
+        if len(grants) >= self.limit:
+            at = max(at, grants[-self.limit] + self.window)
+        paused = self._paused.get(key)
+        if paused is not None:
+            at = max(at, paused)
         grants.append(at)
-        return at - now
+        return at, at - now
 
-    async def acquire(self, key: str) -> None:
-        """Wait until a call of ``key`` may start."""
-        delay = self.reserve(key)
+    async def acquire(self, tenant: str, interface: str) -> object:
+        """Wait until a call of ``interface`` may start; answers its slot."""
+        key = (tenant, interface)
+        at, delay = self._reserve(key)
+        slot = (key, at)
         if delay > 0:
-            await self._sleep(delay)
+            try:
+                await self._sleep(delay)
+            except BaseException:
+                self.give_back(slot)
+                raise
+        return slot
+
+    def give_back(self, slot: object) -> None:
+        """Free a slot whose call never left."""
+        key, at = cast("tuple[Hashable, float]", slot)
+        grants = self._grants.get(key)
+        if grants is not None:
+            with contextlib.suppress(ValueError):
+                grants.remove(at)
+
+    def pause(self, tenant: str, interface: str, seconds: float) -> None:
+        """Grant nothing for ``(tenant, interface)`` for ``seconds`` (the server throttled)."""
+        key = (tenant, interface)
+        until = self._clock() + seconds
+        self._paused[key] = max(until, self._paused.get(key, until))
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+        return None

@@ -213,8 +213,20 @@ def _notice_field() -> Any:
     )
 
 
+WIRE_NAME = "yzj_wire_name"
+"""Field metadata key: the wire name, when it is not the camelCase of the attribute name."""
+WIRE_FLAG = "yzj_wire_flag"
+"""Field metadata key: a ``bool`` sent as ``0``/``1`` on the wire."""
+
+
 def _top_state_field() -> Any:
-    return attrs.field(kw_only=True, default=None, converter=_flag, validator=_optional_bool)
+    return attrs.field(
+        kw_only=True,
+        default=None,
+        converter=_flag,
+        validator=_optional_bool,
+        metadata={WIRE_FLAG: True},
+    )
 
 
 def _bool_field() -> Any:

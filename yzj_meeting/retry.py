@@ -20,28 +20,15 @@ from __future__ import annotations
 
 import attrs
 
-from .errors import (
-    ConnectError,
-    OutcomeUnknownError,
-    ProtocolError,
-    RateLimitError,
-    TransportError,
-    ValidationError,
-    YzjError,
-)
+from .errors import RateLimitError, ValidationError, YzjError
 
 __all__ = ["RetryPolicy", "is_retryable"]
 
 
 def is_retryable(error: YzjError, *, idempotent: bool) -> bool:
-    """Whether resending after ``error`` can neither duplicate nor lose a change."""
-    if isinstance(error, RateLimitError | ConnectError):
-        return True
-    if isinstance(error, OutcomeUnknownError):
-        return False
-    if isinstance(error, TransportError | ProtocolError):
-        return idempotent
-    return False
+    """Whether resending after ``error`` can neither duplicate nor lose a change: the failure
+    is transient, and either sending twice is safe or the server did not act."""
+    return error.transient and (idempotent or not error.may_have_acted)
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:

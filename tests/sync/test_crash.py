@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from yzj_meeting._convert import to_ms
+from yzj_meeting.fake import FakeService
 from yzj_meeting.fake.calendar import expand_ms
 from yzj_meeting.sync.schedule import load_schedule
 
@@ -215,7 +216,7 @@ class Runner:
 
 def check_service(tmp_path: Path, state: Path, schedule: Path) -> dict[str, int]:
     """The service holds exactly the schedule: returns duplicates, lost and extra counts."""
-    meetings = json.loads(state.read_text())["meetings"]
+    meetings = FakeService.load(state).snapshot()["meetings"]
     live = [m for m in meetings if m["status"] != 2]
     expected: dict[tuple[str, int], dict[str, Any]] = {}
     series_of: dict[str, set[str | None]] = {}

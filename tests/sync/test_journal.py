@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +62,7 @@ async def test_create_round_trip_survives_reopening(journal: Journal) -> None:
 
     await journal.succeeded("a", ["m-1"])
     assert raw_pending(journal.path, "a") is None
-    async with await Journal.open(journal.path, TARGET) as again:
+    async with await Journal.open(journal.path, TARGET, readonly=True) as again:  # (locked)
         row = (await again.rows())["a"]
     assert row.meeting_id == "m-1"
     assert row.ids == ("m-1",)
@@ -239,3 +241,34 @@ async def test_closed_journal_refuses(tmp_path: Path) -> None:
     await journal.aclose()
     with pytest.raises((JournalError, RuntimeError)):
         await journal.rows()
+
+
+async def test_steps_in_flight_together_share_a_transaction(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    original = journal._change_many
+
+    def counting(batch: Any) -> Any:
+        batches.append(len(batch))
+        return original(batch)
+
+    monkeypatch.setattr(journal, "_change_many", counting)
+    many = entries(*(single(f"k{i}") for i in range(40)))
+    await asyncio.gather(*(journal.begin(e.key, intent_for("create", e)) for e in many))
+    assert sum(batches) == 40
+    assert len(batches) < 40  # grouped: the first alone, the rest while it commits
+    # Each caller got its own outcome: one refused step does not undo the others.
+    results = await asyncio.gather(
+        journal.succeeded("k0", ["m-0"]),
+        journal.succeeded("nope", ["m-x"]),
+        journal.succeeded("k1", ["m-1"]),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert results[2] is None
+    assert isinstance(results[1], JournalError)
+    rows = await journal.rows()
+    assert (rows["k0"].meeting_id, rows["k1"].meeting_id) == ("m-0", "m-1")
+    assert "nope" not in rows
+    assert raw_pending(journal.path, "k0") is None

@@ -3,8 +3,17 @@
 ``FakeService`` is the service model (no I/O), ``FakeTransport`` serves it in-process to a
 ``MeetingClient``, and ``yzj_meeting.fake.server`` serves it over HTTP
 (``python -m yzj_meeting.fake --port 8080``).
+
+Modules, by concern (as moto splits responses from models): ``service`` (the request
+pipeline), ``wire`` (route table, envelope, the write parsers), ``fields`` (field readers),
+``queries`` (detail, queryByDay/Range/User, getAttendDetail: parse, rule, render),
+``bookings`` (pageRecentList and the ``/api/roomBook/third/`` endpoints), ``rooms`` (the room
+catalogue), ``store`` (meetings, series, the by-day index, room orders, the domain rules),
+``tokens``, ``faults``, ``persist`` (the SQLite change log behind ``persist_path``),
+``codes``, ``calendar``, ``transport``, ``server``.
 """
 
+from .rooms import DEFAULT_ROOMS, Room
 from .service import (
     FAULT_NAMES,
     INTERNAL_ERROR_CODE,
@@ -30,6 +39,7 @@ from .service import (
 from .transport import FakeTransport
 
 __all__ = [
+    "DEFAULT_ROOMS",
     "FAULT_NAMES",
     "INTERNAL_ERROR_CODE",
     "MEETING_CANCELLED_ERROR_CODE",
@@ -51,4 +61,5 @@ __all__ = [
     "FakeTransport",
     "Faults",
     "Meeting",
+    "Room",
 ]

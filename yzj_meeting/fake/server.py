@@ -87,6 +87,7 @@ async def _run(service: FakeService, host: str, port: int) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        service.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,14 +7,19 @@
         result = await sync(client, j, entries, prune=False, concurrency=8)
     result.counts()   # {"created", "modified", "cancelled", "unchanged", "failed"}
 
-``schedule`` reads and checks the files, ``journal`` keeps the key -> meeting mapping with the
-intent of every call recorded before it is sent, ``plan`` decides what to send (pure), and
-``apply`` sends it. (The functions ``plan.plan`` and ``apply.apply`` are not re-exported here:
-their names are those of their modules.)
+    # or, with credentials from YZJ_* (or the embedded emulator) and the state directory:
+    result = await resolve_target().sync(entries, dry_run=True)    # sends nothing
+
+``schedule`` reads the files (one module per format in ``formats``, the checks in ``entry``),
+``journal`` keeps the key -> meeting mapping with the intent of every call recorded before it
+is sent (holding the state directory's ``lock`` while open), ``plan`` decides what to send
+(pure), ``apply`` sends it and ``target`` resolves where to. (The functions ``plan.plan`` and
+``apply.apply`` are not re-exported here: their names are those of their modules.)
 """
 
-from .apply import ItemError, SyncResult, sync
+from .apply import ItemError, SyncResult, plan_sync, sync
 from .journal import Intent, Journal, JournalError, JournalRow, target_name
+from .lock import StateLock, StateLocked
 from .plan import Action, ActionKind
 from .schedule import (
     Entry,
@@ -25,11 +30,13 @@ from .schedule import (
     parse_entry,
     parse_schedule,
 )
+from .target import IncompleteCredentials, Target, resolve_target
 
 __all__ = [
     "Action",
     "ActionKind",
     "Entry",
+    "IncompleteCredentials",
     "Intent",
     "ItemError",
     "Journal",
@@ -37,11 +44,16 @@ __all__ = [
     "JournalRow",
     "Problem",
     "ScheduleError",
+    "StateLock",
+    "StateLocked",
     "SyncResult",
+    "Target",
     "fingerprint",
     "load_schedule",
     "parse_entry",
     "parse_schedule",
+    "plan_sync",
+    "resolve_target",
     "sync",
     "target_name",
 ]

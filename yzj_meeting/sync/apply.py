@@ -28,11 +28,11 @@ from ..models import (
     QueryByDay,
     RepeatMeeting,
 )
+from .entry import Entry
 from .journal import Intent, Journal, JournalRow
-from .plan import Action, ActionKind, intent_for, plan, plan_key
-from .schedule import Entry
+from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_fingerprints
 
-__all__ = ["ItemError", "SyncResult", "apply", "sync"]
+__all__ = ["ItemError", "SyncResult", "apply", "dry_result", "plan_sync", "sync"]
 
 COUNTS = ("created", "modified", "cancelled", "unchanged", "failed")
 
@@ -63,6 +63,8 @@ class SyncResult:
     failed: int = 0
     kept: int = 0
     errors: list[ItemError] = attrs.Factory(list)
+    actions: list[Action] | None = None
+    """The plan, for a dry run (``sync(..., dry_run=True)``); ``None`` after a real sync."""
 
     def counts(self) -> dict[str, int]:
         """``{"created", "modified", "cancelled", "unchanged", "failed"}``."""
@@ -82,17 +84,38 @@ async def sync(
     prune: bool = False,
     concurrency: int = 8,
     on_progress: Callable[[Progress], None] | None = None,
+    dry_run: bool = False,
 ) -> SyncResult:
-    """Make the service hold what ``entries`` say; returns what was done."""
-    rows = await journal.rows()
+    """Make the service hold what ``entries`` say; returns what was done.
+
+    With ``dry_run`` nothing is sent nor written: the result counts what a sync would do
+    (``counts()``, ``kept``) and carries the plan in ``actions``.
+    """
+    actions = await plan_sync(journal, entries, prune=prune)
+    if dry_run:
+        return dry_result(actions)
     return await apply(
-        client,
-        journal,
-        plan(entries, rows, prune=prune),
-        prune=prune,
-        concurrency=concurrency,
-        on_progress=on_progress,
+        client, journal, actions, prune=prune, concurrency=concurrency, on_progress=on_progress
     )
+
+
+async def plan_sync(
+    journal: Journal | None, entries: Sequence[Entry], *, prune: bool = False
+) -> list[Action]:
+    """What a sync of ``entries`` would do, one ``Action`` per key: nothing sent or written.
+
+    ``journal=None`` plans against an empty journal (a first run).
+    """
+    return plan(entries, await journal.rows() if journal is not None else {}, prune=prune)
+
+
+def dry_result(actions: Sequence[Action]) -> SyncResult:
+    """The result a sync carrying out ``actions`` would most likely have, with the plan."""
+    result = SyncResult(actions=list(actions))
+    for name, value in count(actions).items():
+        setattr(result, name, value)
+    result.kept = sum(1 for a in actions if a.kind is ActionKind.KEEP)
+    return result
 
 
 async def apply(
@@ -107,6 +130,9 @@ async def apply(
     """Carry out ``actions`` (from ``plan``) against ``client``, journaling each call."""
     if concurrency < 1:
         raise ValidationError("concurrency", "must be >= 1")
+    actions = list(actions)
+    # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
+    await journal.refresh_fingerprints(stale_fingerprints(actions))
     runner = _Runner(client, journal, prune, await journal.mapped_ids())
     result = SyncResult()
     lookups: list[Action] = []

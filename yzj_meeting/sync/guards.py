@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from .journal import Journal, JournalError, JournalRow
+from .journal import _COLUMNS, Journal, JournalError, JournalRow
 from .plan import Action, ActionKind
 
 __all__ = ["JournalDamaged", "prune_refusal", "read_journal"]
@@ -36,7 +37,8 @@ async def read_journal(path: str | os.PathLike[str], target: str) -> dict[str, J
     if kind != "file":
         raise JournalDamaged(_message(where, f"it is {kind}, not a file"))
     try:
-        async with await Journal.open(where, target) as journal:
+        await asyncio.to_thread(_check_columns, where)
+        async with await Journal.open(where, target, readonly=True) as journal:
             rows = await journal.rows()
             await journal.mapped_ids()
     except (JournalError, sqlite3.Error) as exc:
@@ -44,6 +46,20 @@ async def read_journal(path: str | os.PathLike[str], target: str) -> dict[str, J
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a row's JSON
         raise JournalDamaged(_message(where, f"a row is damaged ({type(exc).__name__})")) from None
     return rows
+
+
+def _check_columns(path: Path) -> None:
+    """Raise ``sqlite3.Error`` when the file's ``entries`` table lacks a journal column (a
+    read-only open would otherwise read an empty stand-in table and plan every meeting anew)."""
+    db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=30.0)
+    try:
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'"
+        ).fetchone()
+        if found is not None:
+            db.execute(f"SELECT {_COLUMNS} FROM main.entries LIMIT 0")
+    finally:
+        db.close()
 
 
 def _kind(path: Path) -> str:

@@ -111,9 +111,13 @@ def _overridden(
             message = "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: export the series again"
             problems.append(Problem(path, prop.line, "repeat", message))
             continue
-        moved.setdefault(str(event.get("UID", "")).strip(), []).append(
-            event.decoded("RECURRENCE-ID")
-        )
+        try:
+            rid = event.decoded("RECURRENCE-ID")
+        except Exception as exc:  # a mangled file: the parsed event is not the scanned one
+            message = f"cannot read RECURRENCE-ID: {type(exc).__name__}: {exc}"
+            problems.append(Problem(path, prop.line, "key", message))
+            continue
+        moved.setdefault(str(event.get("UID", "")).strip(), []).append(rid)
     return moved
 
 

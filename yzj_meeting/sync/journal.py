@@ -5,8 +5,9 @@ all ids), the fingerprint and the attendees of what was last synced, and at most
 intent*: a call that was about to be sent and whose outcome is not recorded yet.
 
 The rule that makes a sync safe to kill at any instant: the intent is committed before the call
-is sent and the outcome after the answer; both are single transactions. So after a crash a key
-is in one of three states, each handled on the next run:
+is sent and the outcome after the answer, each atomically (steps of keys in flight at once may
+share one transaction; none is ever open across a call). So after a crash a key is in one of
+three states, each handled on the next run:
 
 - no intent: the journal is exact;
 - intent ``create`` without outcome: the meeting may or may not exist. It is *in doubt*, and
@@ -25,25 +26,29 @@ thread that owns the connection, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
-from ..errors import YzjError
+from .._urls import canonical_base_url
+from ..errors import ValidationError, YzjError
+from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
+from .rows import Intent, JournalRow, applied
 
-__all__ = ["Intent", "Journal", "JournalError", "JournalRow", "target_name"]
+__all__ = ["Intent", "Journal", "JournalError", "JournalRow", "canonical_target", "target_name"]
 
 T = TypeVar("T")
 
-Op = Literal["create", "modify", "cancel"]
 
 _SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -76,84 +81,29 @@ class JournalError(YzjError):
 
 
 def target_name(base_url: str, eid: str | None) -> str:
-    """The namespace of a target: two targets never share journal rows."""
-    return f"{base_url.rstrip('/')}#{eid or ''}"
+    """The namespace of a target: two targets never share journal rows, and every spelling
+    of one base URL (``canonical_base_url``) names the same target.
 
-
-@attrs.frozen
-class Intent:
-    """A call about to be sent for a key, as the journal records it before sending.
-
-    For a create or modify it describes the meeting the call leaves behind: its
-    ``fingerprint``, ``attendees``, creator, title and times (epoch ms).
+    Raises ``ValidationError`` naming ``base_url`` when it is not an http(s) URL.
     """
-
-    op: Op
-    fingerprint: str | None = None
-    attendees: tuple[str, ...] = ()
-    openid: str | None = None
-    title: str | None = None
-    start: int | None = None
-    end: int | None = None
-    series: bool = False
-    meeting_type: str | None = None
-
-    def to_json(self) -> str:
-        """The intent as stored."""
-        return json.dumps(
-            {**attrs.asdict(self), "attendees": list(self.attendees)}, ensure_ascii=False
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Intent:
-        """An intent as stored."""
-        data = json.loads(text)
-        data["attendees"] = tuple(data.get("attendees") or ())
-        return cls(**data)
+    return f"{canonical_base_url(base_url)}#{eid or ''}"
 
 
-@attrs.frozen
-class JournalRow:
-    """What the journal knows about one key."""
+def canonical_target(name: str) -> str:
+    """``name`` (``base_url#eid``) with its URL in the canonical spelling; a name that is not
+    of that form is returned unchanged."""
+    url, sep, eid = name.rpartition("#")
+    if not sep:
+        return name
+    try:
+        return f"{canonical_base_url(url)}#{eid}"
+    except ValidationError:
+        return name
 
-    key: str
-    series: bool
-    openid: str
-    meeting_type: str | None
-    meeting_id: str | None
-    ids: tuple[str, ...]
-    fingerprint: str | None
-    attendees: tuple[str, ...]
-    maybe_attendees: tuple[str, ...] | None
-    starts: tuple[int, ...]
-    pending: Op | None
-    intent: Intent | None
 
-    @property
-    def in_doubt(self) -> bool:
-        """A create or cancel was sent and its outcome is unknown: look before acting."""
-        return self.pending in ("create", "cancel")
-
-    def settled(self) -> JournalRow:
-        """This row with an unconfirmed modify folded in: either content may be on the server."""
-        if self.pending != "modify" or self.intent is None:
-            return self
-        new = self.intent.attendees
-        sure = tuple(a for a in self.attendees if a in set(new))
-        maybe = tuple(dict.fromkeys((*(self.maybe_attendees or self.attendees), *new)))
-        starts = self.starts
-        if self.intent.start is not None and self.intent.start not in starts:
-            starts = (*starts, self.intent.start)
-        return attrs.evolve(
-            self,
-            fingerprint=None,
-            attendees=sure,
-            maybe_attendees=maybe if maybe != sure else None,
-            starts=starts,
-            pending=None,
-            intent=None,
-        )
-
+Change = Callable[[JournalRow | None], JournalRow | None]
+"""A step on one key's row: the new row from the old (``None``: no row / delete it)."""
+_Write = tuple[str, Change, "asyncio.Future[None]"]
 
 _COLUMNS = (
     "key, series, openid, meeting_type, meeting_id, ids, fingerprint, attendees, "
@@ -187,19 +137,53 @@ class Journal:
     """The sync journal of one target in one SQLite file.
 
     Open it with ``await Journal.open(path, target)`` and close it with ``await aclose()``
-    (or ``async with``). Each method is one transaction, run in the journal's own thread.
+    (or ``async with``). Each step is committed before its method returns, in the journal's
+    own thread; steps of many keys in flight at once share a transaction (group commit).
+
+    While open, the journal holds its directory's state lock (``StateLock``): a second writer
+    waits up to ``lock_timeout`` seconds, then gets ``StateLocked``. ``readonly=True`` (a dry
+    run) takes no lock, creates nothing and writes nothing.
+
+    ``target`` is ``target_name(base_url, eid)``; rows written under another spelling of the
+    same base URL (an older version's ``http://host:80/``) are moved to it on open.
     """
 
-    def __init__(self, path: str | os.PathLike[str], target: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        target: str,
+        *,
+        readonly: bool = False,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
         self.path = os.fspath(path)
-        self.target = target
+        self.target = canonical_target(target)
+        self.readonly = readonly
+        self._targets: tuple[str, ...] = (self.target,)  # read under these names
+        self._lock = (
+            StateLock(Path(self.path).parent, lock_timeout)
+            if lock_timeout is not None and not readonly
+            else None
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yzj-journal")
         self._db: sqlite3.Connection | None = None
+        self._queue: list[_Write] = []
+        self._flusher: asyncio.Future[None] | None = None
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], target: str) -> Journal:
-        """Open (creating if needed) the journal file at ``path`` for ``target``."""
-        journal = cls(path, target)
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        target: str,
+        *,
+        readonly: bool = False,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> Journal:
+        """Open the journal file at ``path`` for ``target`` (creating it unless ``readonly``).
+
+        ``lock_timeout=None`` takes no lock (the caller holds it).
+        """
+        journal = cls(path, target, readonly=readonly, lock_timeout=lock_timeout)
         try:
             await journal._run(journal._connect)
         except BaseException:
@@ -208,8 +192,11 @@ class Journal:
         return journal
 
     async def aclose(self) -> None:
-        """Close the connection and stop the worker thread."""
-        if self._db is not None:
+        """Close the connection, give the lock back and stop the worker thread."""
+        if self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(BaseException):  # each writer got its own outcome
+                await self._flusher
+        if self._db is not None or (self._lock is not None and self._lock.held):
             await self._run(self._disconnect)
         self._executor.shutdown(wait=False)
 
@@ -230,18 +217,15 @@ class Journal:
     # --- in the worker thread ---
 
     def _connect(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        if self.readonly:
+            uri = Path(self.path).absolute().as_uri() + "?mode=ro"
+            db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+        else:
+            if self._lock is not None:
+                self._lock.acquire()
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, _SCHEMA_VERSION):
-                raise JournalError(
-                    f"{self.path}: journal format {version} is not supported by this version"
-                )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            self._prepare(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise JournalError(f"{self.path}: not a usable journal: {exc}") from None
@@ -250,15 +234,64 @@ class Journal:
             raise
         self._db = db
 
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, _SCHEMA_VERSION):
+            raise JournalError(
+                f"{self.path}: journal format {version} is not supported by this version"
+            )
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        elif version == 0:
+            db.executescript(_SCHEMA.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        self._adopt_spellings(db)
+
+    def _adopt_spellings(self, db: sqlite3.Connection) -> None:
+        """Find rows stored under other spellings of this target; move them to it (one
+        transaction) unless read-only. A key present under both keeps the canonical row and
+        the other is left where it was (never deleted)."""
+        names = [name for (name,) in db.execute("SELECT DISTINCT target FROM entries")]
+        aliases = [n for n in names if n != self.target and canonical_target(n) == self.target]
+        if not aliases:
+            return
+        if self.readonly:
+            self._targets = (*aliases, self.target)  # the canonical rows read last, so win
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for alias in aliases:
+                db.execute(
+                    "UPDATE OR IGNORE entries SET target = ? WHERE target = ?", (self.target, alias)
+                )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def _disconnect(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._lock is not None:
+            self._lock.release()
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise JournalError("the journal is closed")
         return self._db
+
+    def _writable(self) -> sqlite3.Connection:
+        if self.readonly:
+            raise JournalError("the journal is open read-only")
+        return self._conn()
+
+    def _where(self) -> tuple[str, tuple[str, ...]]:
+        """The ``WHERE`` clause that selects this target's rows, and its parameters."""
+        marks = ", ".join("?" * len(self._targets))
+        return f"target IN ({marks})", self._targets
 
     def _get(self, db: sqlite3.Connection, key: str) -> JournalRow | None:
         found = db.execute(
@@ -291,20 +324,72 @@ class Journal:
     def _delete(self, db: sqlite3.Connection, key: str) -> None:
         db.execute("DELETE FROM entries WHERE target = ? AND key = ?", (self.target, key))
 
-    def _change(self, key: str, change: Callable[[JournalRow | None], JournalRow | None]) -> None:
-        """Read-modify-write one key in one transaction (``None`` deletes the row)."""
-        db = self._conn()
+    def _change_many(self, batch: Sequence[_Write]) -> list[Exception | None]:
+        """Read-modify-write each key of ``batch`` in turn, all in one transaction; a change
+        that raises is undone alone (a savepoint) and its error returned in its place."""
+        db = self._writable()
+        outcomes: list[Exception | None] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            new = change(self._get(db, key))
-            if new is None:
-                self._delete(db, key)
-            else:
-                self._put(db, new)
+            for key, change, _ in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    new = change(self._get(db, key))
+                    if new is None:
+                        self._delete(db, key)
+                    else:
+                        self._put(db, new)
+                except Exception as exc:
+                    db.execute("ROLLBACK TO one")
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+                db.execute("RELEASE one")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return outcomes
+
+    # --- writing: group commit ---
+
+    async def _write(self, key: str, change: Change) -> None:
+        """Apply ``change`` to ``key``; returns once it is committed.
+
+        Writes that arrive while a commit is in progress are committed together in the next
+        transaction (group commit): with many keys in flight each commit carries many steps,
+        yet no caller goes on before its own step is durable, and no transaction is ever
+        open across a call to the service.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((key, change, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes = await self._run(functools.partial(self._change_many, batch))
+            except BaseException as exc:
+                for _, _, done in batch:
+                    if done.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        done.set_exception(exc)
+                    else:
+                        done.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, done), error in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue  # the caller was cancelled: the step is committed all the same
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
     # --- reading ---
 
@@ -312,8 +397,9 @@ class Journal:
         """Every key of this target and what the journal knows about it."""
 
         def read() -> dict[str, JournalRow]:
+            where, params = self._where()
             cursor = self._conn().execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE target = ? ORDER BY key", (self.target,)
+                f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY key", params
             )
             return {values[0]: _row(values) for values in cursor}
 
@@ -328,15 +414,39 @@ class Journal:
 
         def read() -> set[str]:
             ids: set[str] = set()
-            for (text,) in self._conn().execute(
-                "SELECT ids FROM entries WHERE target = ?", (self.target,)
-            ):
+            where, params = self._where()
+            for (text,) in self._conn().execute(f"SELECT ids FROM entries WHERE {where}", params):
                 ids.update(json.loads(text))
             return ids
 
         return await self._run(read)
 
     # --- intents and outcomes ---
+
+    async def refresh_fingerprints(self, changes: Mapping[str, tuple[str, str]]) -> int:
+        """Rewrite fingerprints in one transaction: ``{key: (old, new)}``, for keys whose
+        recorded ``old`` one (a legacy format) stands for the same meeting as ``new``. A row
+        changed since it was read (another fingerprint, or a pending call) is left alone.
+        Returns how many rows were rewritten."""
+
+        def write() -> int:
+            db = self._writable()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = 0
+                for key, (old, new) in changes.items():
+                    done += db.execute(
+                        "UPDATE entries SET fingerprint = ? WHERE target = ? AND key = ? "
+                        "AND fingerprint = ? AND pending IS NULL",
+                        (new, self.target, key, old),
+                    ).rowcount
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return done
+
+        return await self._run(write) if changes else 0
 
     async def begin(self, key: str, intent: Intent) -> None:
         """Record ``intent`` for ``key`` (committed) before its call is sent.
@@ -372,7 +482,7 @@ class Journal:
                 raise JournalError(f"{key!r}: no meeting to {intent.op}")
             return attrs.evolve(row.settled(), pending=intent.op, intent=intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def succeeded(self, key: str, ids: Sequence[str] = ()) -> None:
         """Record that the pending call of ``key`` was carried out.
@@ -391,9 +501,9 @@ class Journal:
                 if not ids:
                     raise JournalError(f"{key!r}: a create outcome needs the meeting id")
                 row = attrs.evolve(row, meeting_id=ids[0], ids=tuple(ids))
-            return _applied(row, intent)
+            return applied(row, intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def failed(self, key: str) -> None:
         """Record that the pending call of ``key`` provably did nothing (the server refused)."""
@@ -405,7 +515,7 @@ class Journal:
                 return None
             return attrs.evolve(row, pending=None, intent=None)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def adopt(self, key: str, meeting_id: str) -> None:
         """Resolve an in-doubt create: the lost call did create ``meeting_id``.
@@ -417,13 +527,13 @@ class Journal:
         def change(row: JournalRow | None) -> JournalRow:
             if row is None or row.pending != "create" or row.intent is None:
                 raise JournalError(f"{key!r}: no create in doubt")
-            return _applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
+            return applied(attrs.evolve(row, meeting_id=meeting_id, ids=(meeting_id,)), row.intent)
 
-        await self._run(lambda: self._change(key, change))
+        await self._write(key, change)
 
     async def forget(self, key: str) -> None:
         """Drop ``key``: its create never happened, or its meeting is gone."""
-        await self._run(lambda: self._change(key, lambda row: None))
+        await self._write(key, lambda row: None)
 
     async def resume(self, key: str) -> None:
         """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
@@ -433,20 +543,4 @@ class Journal:
                 raise JournalError(f"{key!r}: no cancel in doubt")
             return attrs.evolve(row, pending=None, intent=None)
 
-        await self._run(lambda: self._change(key, change))
-
-
-def _applied(row: JournalRow, intent: Intent) -> JournalRow:
-    """``row`` once ``intent`` (a create or modify) is known to be on the server."""
-    return attrs.evolve(
-        row,
-        openid=intent.openid or row.openid,
-        meeting_type=intent.meeting_type,
-        series=intent.series,
-        fingerprint=intent.fingerprint,
-        attendees=intent.attendees,
-        maybe_attendees=None,
-        starts=(intent.start,) if intent.start is not None else row.starts,
-        pending=None,
-        intent=None,
-    )
+        await self._write(key, change)

@@ -23,8 +23,8 @@ from ..models import (
     ModifyMeeting,
     RepeatMeeting,
 )
+from .entry import FINGERPRINT_VERSION, Entry, legacy_fingerprint
 from .journal import Intent, JournalRow
-from .schedule import Entry
 
 __all__ = [
     "Action",
@@ -33,9 +33,11 @@ __all__ = [
     "cancel_request",
     "count",
     "intent_for",
+    "legacy_match",
     "modify_request",
     "plan",
     "plan_key",
+    "stale_fingerprints",
 ]
 
 MeetingRequest = (
@@ -124,9 +126,32 @@ def plan_key(
         or (isinstance(model, CreateMeeting) and row.meeting_type != _type_name(model))
     ):
         return Action(ActionKind.REPLACE, key, entry, row, model, cancel_request(row))
-    if row.fingerprint == entry.fingerprint:
+    if row.fingerprint == entry.fingerprint or legacy_match(row, entry):
         return Action(ActionKind.UNCHANGED, key, entry, row)
     return Action(ActionKind.MODIFY, key, entry, row, modify_request(entry, row))
+
+
+def legacy_match(row: JournalRow, entry: Entry) -> bool:
+    """Whether ``row`` holds an older version's fingerprint of exactly ``entry``'s meeting
+    (the sync then rewrites it in the current version, once)."""
+    found = row.fingerprint
+    return (
+        found is not None
+        and not found.startswith(FINGERPRINT_VERSION + ":")
+        and found == legacy_fingerprint(entry.model)
+    )
+
+
+def stale_fingerprints(actions: Iterable[Action]) -> dict[str, tuple[str, str]]:
+    """``{key: (old, new)}`` for the unchanged keys whose row holds a legacy fingerprint."""
+    stale: dict[str, tuple[str, str]] = {}
+    for action in actions:
+        row, entry = action.row, action.entry
+        if action.kind is not ActionKind.UNCHANGED or row is None or entry is None:
+            continue
+        if row.fingerprint is not None and row.fingerprint != entry.fingerprint:
+            stale[action.key] = (row.fingerprint, entry.fingerprint)
+    return stale
 
 
 def modify_request(entry: Entry, row: JournalRow) -> ModifyMeeting | BatchModify:

@@ -1,0 +1,5 @@
+"""``python -m yzj_meeting.cli``."""
+
+from . import main
+
+main()

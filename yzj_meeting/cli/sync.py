@@ -1,0 +1,192 @@
+"""``yzj-meeting sync FILE``: make the service hold the meetings of a schedule file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from ..bulk import Progress as SyncProgress
+from ..sync import Action, ActionKind, Entry, ScheduleError, SyncResult, Target, load_schedule
+from ..sync.guards import JournalDamaged, prune_refusal, read_journal
+from ..sync.people import load_people
+from ..sync.plan import plan
+from ..sync.problems import Problem
+from ._common import err, fail_input, lock_option, out, resolve, run, say, target_options
+
+__all__ = ["sync"]
+
+MAX_ERRORS_SHOWN = 50
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the plan; send nothing.")
+@click.option("--prune", is_flag=True, help="Cancel meetings whose key left the schedule.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Calls in flight at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of counts.")
+@click.option(
+    "--people",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV/JSON map of email address -> oid, for mailto: organizers and attendees.",
+)
+@click.option("--yes", is_flag=True, help="Confirm a prune cancelling over half the meetings.")
+@target_options
+@lock_option
+def sync(
+    file: Path,
+    dry_run: bool,
+    prune: bool,
+    concurrency: int,
+    as_json: bool,
+    people: Path | None,
+    yes: bool,
+    eid: str | None,
+    secret: str | None,
+    base_url: str | None,
+    state_dir: Path,
+    lock_timeout: float,
+) -> None:
+    """Make Yunzhijia hold the meetings of FILE (.json, .jsonl, .csv or .ics).
+
+    Each entry's key is remembered in a journal in the state directory: a later run
+    modifies what changed, leaves the rest alone and, with --prune, cancels meetings whose
+    key is gone. A run killed at any point can be run again: nothing is created twice.
+    """
+    entries = checked_entries(file, people)
+    target = resolve(eid, secret, base_url, state_dir, lock_timeout)
+    guard(target, entries, prune=prune, confirmed=yes, dry_run=dry_run)
+    if dry_run:
+        planned = run(target.sync(entries, prune=prune, dry_run=True))
+        if as_json:
+            click.echo(json.dumps(planned.counts()))
+        else:
+            show_plan(planned.actions or [])
+            show_notes(entries)
+            show_counts(planned.counts(), "Would do (dry run)")
+        return
+    result = _run_sync(target, entries, prune, concurrency, bar=not as_json)
+    show_errors(result)
+    if as_json:
+        click.echo(json.dumps(result.counts()))
+    else:
+        show_counts(result.counts(), "Sync", kept=result.kept)
+    raise SystemExit(0 if result.ok else 1)
+
+
+def checked_entries(file: Path, people: Path | None) -> list[Entry]:
+    """The schedule's entries (people resolved through the map), or exit 2 listing problems."""
+    problems: list[Problem] = []
+    people_map = load_people(str(people), problems) if people is not None else None
+    if problems:
+        fail_input(problems, None)
+    try:
+        return load_schedule(file, people=people_map)
+    except ScheduleError as exc:
+        fail_input(exc.problems, None)
+
+
+def guard(
+    target: Target, entries: Sequence[Entry], *, prune: bool, confirmed: bool, dry_run: bool
+) -> None:
+    """Read the journal whole and check a large prune was confirmed, before anything is sent.
+
+    A damaged journal, or an unconfirmed prune of over half the known meetings (unless a dry
+    run, which only warns), is one line on stderr and exit 2.
+    """
+    try:
+        rows = run(read_journal(target.journal_path, target.name))
+    except JournalDamaged as exc:
+        say(f"yzj-meeting: {exc}")
+        raise SystemExit(2) from None
+    if not prune or confirmed:
+        return
+    refusal = prune_refusal(plan(entries, rows, prune=prune), rows)
+    if refusal is not None:
+        say(f"yzj-meeting: {refusal}" + ("" if dry_run else "; nothing was sent"))
+        if not dry_run:
+            raise SystemExit(2)
+
+
+def show_notes(entries: Sequence[Entry]) -> None:
+    """Which events were expanded into single meetings, and why (one line per event)."""
+    seen: set[tuple[str, int | None]] = set()
+    console = out()
+    for entry in entries:
+        if entry.note and (entry.path, entry.line) not in seen:
+            seen.add((entry.path, entry.line))
+            event = entry.key.rsplit("#", 1)[0]
+            console.print(f"{entry.where}: {event}: {entry.note}", markup=False, highlight=False)
+
+
+def _run_sync(
+    target: Target, entries: Sequence[Entry], prune: bool, concurrency: int, bar: bool
+) -> SyncResult:
+    """The sync, with a progress bar on stderr when it is a terminal."""
+    console = err()
+    if not (bar and console.is_terminal):
+        return run(target.sync(entries, prune=prune, concurrency=concurrency))
+    with Progress(
+        TextColumn("syncing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sync", total=None, failed=0)
+
+        def report(p: SyncProgress) -> None:
+            progress.update(task, completed=p.done, total=p.total, failed=p.failed)
+
+        return run(target.sync(entries, prune=prune, concurrency=concurrency, on_progress=report))
+
+
+def show_plan(actions: Sequence[Action]) -> None:
+    """The actions that send something, as a table (or a line saying there is none)."""
+    table = Table(title="Plan", title_justify="left")
+    for name in ("action", "key", "title", "line"):
+        table.add_column(name)
+    shown = 0
+    for action in actions:
+        if action.kind is ActionKind.UNCHANGED:
+            continue
+        entry = action.entry
+        line = str(entry.line or "") if entry is not None else "(not in the schedule)"
+        table.add_row(str(action.kind), action.key, action.title or "", line)
+        shown += 1
+    if shown:
+        out().print(table)
+    else:
+        out().print("Nothing to do: every meeting is as the schedule says.")
+
+
+def show_counts(counts: dict[str, int], title: str, kept: int = 0) -> None:
+    """The summary table."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("outcome")
+    table.add_column("meetings", justify="right")
+    for name, value in counts.items():
+        table.add_row(name, str(value), style="red" if name == "failed" and value else None)
+    if kept:
+        table.add_row("kept (not in the schedule; --prune cancels)", str(kept))
+    out().print(table)
+
+
+def show_errors(result: SyncResult) -> None:
+    """The first failures on stderr, one a line."""
+    for error in result.errors[:MAX_ERRORS_SHOWN]:
+        say(f"failed: {error}")
+    more = len(result.errors) - MAX_ERRORS_SHOWN
+    if more > 0:
+        say(f"... and {more} more failures")

@@ -1,0 +1,174 @@
+"""Where a sync (or a one-off create or cancel) sends: a real service, or the embedded emulator.
+
+::
+
+    target = resolve_target()                  # YZJ_EID, YZJ_SECRET, YZJ_BASE_URL, YZJ_STATE_DIR
+    result = await target.sync(entries, prune=True)           # holds the state lock throughout
+    preview = await target.sync(entries, dry_run=True)        # sends and writes nothing
+
+A target is identified by ``canonical_base_url(base_url)`` and the eid: every spelling of one
+URL (``http://h:80/`` and ``http://h``) shares one set of journal rows. Without credentials the
+target is the embedded emulator, whose meetings are kept in the state directory beside the
+journal so that successive runs see the same service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from .._urls import canonical_base_url
+from ..auth import DEFAULT_BASE_URL, Credentials
+from ..bulk import Progress
+from ..client import MeetingClient
+from ..errors import ValidationError
+from .apply import SyncResult, dry_result, plan_sync, sync
+from .entry import Entry
+from .journal import Journal, target_name
+from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "EMULATOR_BASE_URL",
+    "EMULATOR_EID",
+    "IncompleteCredentials",
+    "Target",
+    "resolve_target",
+]
+
+DEFAULT_STATE_DIR = ".yzj-meeting"
+EMULATOR_BASE_URL = "http://emulator.invalid"
+EMULATOR_EID = "emulator"
+JOURNAL_FILE = "journal.sqlite3"
+EMULATOR_FILE = "emulator.sqlite3"
+LEGACY_EMULATOR_FILE = "emulator.json"  # a JSON snapshot, before the change log
+
+
+class IncompleteCredentials(ValidationError):
+    """Some credentials were given, not all: ``missing`` names the ones lacking."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        names = " and ".join(f"{m} (YZJ_{m.upper()})" for m in self.missing)
+        super().__init__(self.missing[0], f"credentials are incomplete: give {names} as well")
+
+
+@attrs.frozen
+class Target:
+    """A service to send to (``base_url`` canonical, ``eid``, ``secret``) and the state
+    directory of its journal; ``emulator`` when it is the embedded emulator."""
+
+    base_url: str
+    eid: str
+    secret: str = attrs.field(repr=False)
+    state_dir: Path
+    emulator: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+
+    @property
+    def name(self) -> str:
+        """The journal's name for this target (``target_name``)."""
+        return target_name(self.base_url, self.eid)
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file."""
+        return self.state_dir / JOURNAL_FILE
+
+    def client(self) -> MeetingClient:
+        """A client for this target (on the emulator: its state loaded from the state dir)."""
+        credentials = Credentials(eid=self.eid, secret=self.secret)
+        if not self.emulator:
+            return MeetingClient(credentials=credentials, base_url=self.base_url)
+        from ..fake import FakeService, FakeTransport
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path, legacy = self.state_dir / EMULATOR_FILE, self.state_dir / LEGACY_EMULATOR_FILE
+        if legacy.is_file() and not path.exists():
+            legacy.replace(path)  # the service converts a snapshot found at its path once
+        service = FakeService(persist_path=path)
+        return MeetingClient(
+            credentials=credentials, base_url=self.base_url, transport=FakeTransport(service)
+        )
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[MeetingClient]:
+        """A client for a one-off call; on the emulator, with the state lock held (its file
+        is written). A real service's calls touch no local state and take no lock."""
+        lock = StateLock(self.state_dir, self.lock_timeout) if self.emulator else None
+        if lock is not None:
+            await asyncio.to_thread(lock.acquire)
+        try:
+            async with self.client() as client:
+                yield client
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def open_journal(self) -> Journal:
+        """The journal of this target, with the state lock held until it is closed."""
+        return await Journal.open(self.journal_path, self.name, lock_timeout=self.lock_timeout)
+
+    async def sync(
+        self,
+        entries: Sequence[Entry],
+        *,
+        prune: bool = False,
+        concurrency: int = 8,
+        on_progress: Callable[[Progress], None] | None = None,
+        dry_run: bool = False,
+    ) -> SyncResult:
+        """``yzj_meeting.sync.sync`` on this target, the state lock held throughout.
+
+        ``dry_run`` reads the journal (if there is one) without the lock and creates, sends
+        and writes nothing.
+        """
+        if dry_run:
+            if not self.journal_path.exists():
+                return dry_result(await plan_sync(None, entries, prune=prune))
+            async with await Journal.open(self.journal_path, self.name, readonly=True) as j:
+                return dry_result(await plan_sync(j, entries, prune=prune))
+        async with await self.open_journal() as journal, self.client() as client:
+            return await sync(
+                client,
+                journal,
+                entries,
+                prune=prune,
+                concurrency=concurrency,
+                on_progress=on_progress,
+            )
+
+
+def resolve_target(
+    *,
+    eid: str | None = None,
+    secret: str | None = None,
+    base_url: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> Target:
+    """The target given by the arguments, else ``YZJ_EID``, ``YZJ_SECRET``, ``YZJ_BASE_URL``
+    and ``YZJ_STATE_DIR`` (from ``environ``, by default ``os.environ``).
+
+    Without eid, secret or base URL: the embedded emulator. Raises ``IncompleteCredentials``
+    when only some credentials are given, ``ValidationError`` naming ``base_url`` for a
+    malformed URL.
+    """
+    env = os.environ if environ is None else environ
+    eid = eid or env.get("YZJ_EID") or None
+    secret = secret or env.get("YZJ_SECRET") or None
+    base_url = base_url or env.get("YZJ_BASE_URL") or None
+    directory = Path(state_dir or env.get("YZJ_STATE_DIR") or DEFAULT_STATE_DIR)
+    if not (eid or secret or base_url):
+        return Target(EMULATOR_BASE_URL, EMULATOR_EID, EMULATOR_EID, directory, True, lock_timeout)
+    missing = [name for name, value in (("eid", eid), ("secret", secret)) if not value]
+    if missing or eid is None or secret is None:
+        raise IncompleteCredentials(missing)
+    url = canonical_base_url(base_url or DEFAULT_BASE_URL)
+    return Target(url, eid, secret, directory, False, lock_timeout)
