@@ -10,7 +10,6 @@ last colon): the entry check resolves addresses through the people map.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -145,52 +144,13 @@ def _event(
     raw: IcsEvent, event: Any, found: list[_Bad], moved: list[date | datetime]
 ) -> list[IcsRecord]:
     """The records of one event; ``moved``: its occurrences that overrides replace."""
-    record: dict[str, Any] = {}
-
-    def attempt(step: Callable[[], None]) -> None:
+    record = _plain_fields(raw, event)
+    times: dict[str, datetime] = {}
+    for step in (_start, _end, _reminder):
         try:
-            step()
+            step(raw, event, record, times)
         except _Bad as problem:
             found.append(problem)
-
-    for name, field in _TEXTS.items():
-        if name in event:
-            record[field] = str(event[name])
-    if raw.get("ORGANIZER") is not None:
-        record["openid"] = _person(str(event["ORGANIZER"]))
-    attendees = raw.all("ATTENDEE")
-    if attendees:
-        items = event["ATTENDEE"]
-        record["attendees"] = [
-            _person(str(a)) for a in (items if isinstance(items, list) else [items])
-        ]
-    times: dict[str, datetime] = {}
-
-    def start() -> None:
-        if "DTSTART" in event:
-            times["start"] = _time(event, raw, "DTSTART", "start")
-
-    def end() -> None:
-        if "DTEND" in event:
-            times["end"] = _time(event, raw, "DTEND", "end")
-        elif "DURATION" in event and "start" in times:
-            begin, duration = times["start"], event.decoded("DURATION")
-            # A duration in hours/minutes is exact; one in days or weeks is on the clock.
-            exact = duration.days == 0
-            zone = begin.tzinfo
-            times["end"] = (
-                (begin.astimezone(UTC) + duration).astimezone(zone) if exact else begin + duration
-            )
-
-    def reminder() -> None:
-        for alarm in event.walk("VALARM"):
-            trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
-            if not isinstance(trigger, timedelta) or trigger not in _REMINDERS:
-                raise _Bad("reminder", "a VALARM must trigger 0, 15 or 60 minutes before the start")
-            record["reminder"] = _REMINDERS[trigger]
-
-    for step in (start, end, reminder):
-        attempt(step)
     reported = frozenset(p.field for p in found)
     if "start" not in times or "end" not in times:
         return [IcsRecord(raw.line, record, reported)]
@@ -201,6 +161,50 @@ def _event(
         fields = {**record, "start": times["start"].isoformat(), "end": times["end"].isoformat()}
         return [IcsRecord(raw.line, fields, reported | {exc.field})]
     return _shaped(raw.line, record, times["start"], times["end"], shape, reported)
+
+
+def _plain_fields(raw: IcsEvent, event: Any) -> dict[str, Any]:
+    """The text fields, the organizer and the attendees of one event."""
+    record: dict[str, Any] = {}
+    for name, field in _TEXTS.items():
+        if name in event:
+            record[field] = str(event[name])
+    if raw.get("ORGANIZER") is not None:
+        record["openid"] = _person(str(event["ORGANIZER"]))
+    if raw.all("ATTENDEE"):
+        items = event["ATTENDEE"]
+        record["attendees"] = [
+            _person(str(a)) for a in (items if isinstance(items, list) else [items])
+        ]
+    return record
+
+
+def _start(raw: IcsEvent, event: Any, record: dict[str, Any], times: dict[str, datetime]) -> None:
+    if "DTSTART" in event:
+        times["start"] = _time(event, raw, "DTSTART", "start")
+
+
+def _end(raw: IcsEvent, event: Any, record: dict[str, Any], times: dict[str, datetime]) -> None:
+    if "DTEND" in event:
+        times["end"] = _time(event, raw, "DTEND", "end")
+    elif "DURATION" in event and "start" in times:
+        begin, duration = times["start"], event.decoded("DURATION")
+        # A duration in hours/minutes is exact; one in days or weeks is on the clock.
+        exact = duration.days == 0
+        zone = begin.tzinfo
+        times["end"] = (
+            (begin.astimezone(UTC) + duration).astimezone(zone) if exact else begin + duration
+        )
+
+
+def _reminder(
+    raw: IcsEvent, event: Any, record: dict[str, Any], times: dict[str, datetime]
+) -> None:
+    for alarm in event.walk("VALARM"):
+        trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
+        if not isinstance(trigger, timedelta) or trigger not in _REMINDERS:
+            raise _Bad("reminder", "a VALARM must trigger 0, 15 or 60 minutes before the start")
+        record["reminder"] = _REMINDERS[trigger]
 
 
 def _person(address: str) -> str:
