@@ -12,6 +12,10 @@ from rich.table import Table
 
 from ..bulk import Progress as SyncProgress
 from ..sync import Action, ActionKind, Entry, ScheduleError, SyncResult, Target, load_schedule
+from ..sync.guards import JournalDamaged, prune_refusal, read_journal
+from ..sync.people import load_people
+from ..sync.plan import plan
+from ..sync.problems import Problem
 from ._common import err, fail_input, lock_option, out, resolve, run, say, target_options
 
 __all__ = ["sync"]
@@ -31,6 +35,12 @@ MAX_ERRORS_SHOWN = 50
     help="Calls in flight at once.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of counts.")
+@click.option(
+    "--people",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV/JSON map of email address -> oid, for mailto: organizers and attendees.",
+)
+@click.option("--yes", is_flag=True, help="Confirm a prune cancelling over half the meetings.")
 @target_options
 @lock_option
 def sync(
@@ -39,6 +49,8 @@ def sync(
     prune: bool,
     concurrency: int,
     as_json: bool,
+    people: Path | None,
+    yes: bool,
     eid: str | None,
     secret: str | None,
     base_url: str | None,
@@ -51,17 +63,16 @@ def sync(
     modifies what changed, leaves the rest alone and, with --prune, cancels meetings whose
     key is gone. A run killed at any point can be run again: nothing is created twice.
     """
-    try:
-        entries = load_schedule(file)
-    except ScheduleError as exc:
-        fail_input(exc.problems, None)
+    entries = checked_entries(file, people)
     target = resolve(eid, secret, base_url, state_dir, lock_timeout)
+    guard(target, entries, prune=prune, confirmed=yes, dry_run=dry_run)
     if dry_run:
         planned = run(target.sync(entries, prune=prune, dry_run=True))
         if as_json:
             click.echo(json.dumps(planned.counts()))
         else:
             show_plan(planned.actions or [])
+            show_notes(entries)
             show_counts(planned.counts(), "Would do (dry run)")
         return
     result = _run_sync(target, entries, prune, concurrency, bar=not as_json)
@@ -71,6 +82,51 @@ def sync(
     else:
         show_counts(result.counts(), "Sync", kept=result.kept)
     raise SystemExit(0 if result.ok else 1)
+
+
+def checked_entries(file: Path, people: Path | None) -> list[Entry]:
+    """The schedule's entries (people resolved through the map), or exit 2 listing problems."""
+    problems: list[Problem] = []
+    people_map = load_people(str(people), problems) if people is not None else None
+    if problems:
+        fail_input(problems, None)
+    try:
+        return load_schedule(file, people=people_map)
+    except ScheduleError as exc:
+        fail_input(exc.problems, None)
+
+
+def guard(
+    target: Target, entries: Sequence[Entry], *, prune: bool, confirmed: bool, dry_run: bool
+) -> None:
+    """Read the journal whole and check a large prune was confirmed, before anything is sent.
+
+    A damaged journal, or an unconfirmed prune of over half the known meetings (unless a dry
+    run, which only warns), is one line on stderr and exit 2.
+    """
+    try:
+        rows = run(read_journal(target.journal_path, target.name))
+    except JournalDamaged as exc:
+        say(f"yzj-meeting: {exc}")
+        raise SystemExit(2) from None
+    if not prune or confirmed:
+        return
+    refusal = prune_refusal(plan(entries, rows, prune=prune), rows)
+    if refusal is not None:
+        say(f"yzj-meeting: {refusal}" + ("" if dry_run else "; nothing was sent"))
+        if not dry_run:
+            raise SystemExit(2)
+
+
+def show_notes(entries: Sequence[Entry]) -> None:
+    """Which events were expanded into single meetings, and why (one line per event)."""
+    seen: set[tuple[str, int | None]] = set()
+    console = out()
+    for entry in entries:
+        if entry.note and (entry.path, entry.line) not in seen:
+            seen.add((entry.path, entry.line))
+            event = entry.key.rsplit("#", 1)[0]
+            console.print(f"{entry.where}: {event}: {entry.note}", markup=False, highlight=False)
 
 
 def _run_sync(

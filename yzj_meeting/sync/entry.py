@@ -27,6 +27,9 @@ from ..models import (
     Repeat,
     RepeatMeeting,
 )
+from .ics_events import NOTE
+from .people import PeopleMap, resolve_person
+from .problems import Problem
 
 __all__ = [
     "FIELDS",
@@ -96,22 +99,6 @@ _TRUE = frozenset(("true", "yes", "y", "1"))
 _FALSE = frozenset(("false", "no", "n", "0"))
 
 
-@attrs.frozen
-class Problem:
-    """One thing wrong in a schedule file: where (``path``, ``line``), which ``field``, what."""
-
-    path: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
-
-
 class ScheduleError(ValidationError):
     """A schedule file has problems; ``problems`` lists every one, the message shows them all."""
 
@@ -133,6 +120,8 @@ class Entry:
     model: CreateMeeting | RepeatMeeting
     path: str = "<schedule>"
     line: int | None = None
+    note: str | None = None
+    """Why the entry is one of an event's occurrences (``expanded: ...``), if it is."""
 
     @property
     def is_series(self) -> bool:
@@ -212,8 +201,16 @@ Record = tuple[int | None, Any, frozenset[str]]
 """What a format reader yields: the line, the record, the fields already reported missing."""
 
 
-def collect_entries(records: Iterable[Record], path: str, problems: list[Problem]) -> list[Entry]:
-    """The entries of ``records``; each problem (and each duplicate key) added to ``problems``."""
+def collect_entries(
+    records: Iterable[Record],
+    path: str,
+    problems: list[Problem],
+    people: PeopleMap | None = None,
+) -> list[Entry]:
+    """The entries of ``records``; each problem (and each duplicate key) added to ``problems``.
+
+    ``people`` resolves creators and attendees given as email addresses.
+    """
     entries: list[Entry] = []
     seen: dict[str, int | None] = {}
     for line, record, missing in records:
@@ -222,7 +219,12 @@ def collect_entries(records: Iterable[Record], path: str, problems: list[Problem
                 Problem(path, line, None, f"a meeting must be an object, got {kind_of(record)}")
             )
             continue
-        entry = _entry(record, path, line, problems, missing)
+        note = record.get(NOTE)
+        if note is not None:
+            record = {k: v for k, v in record.items() if k != NOTE}
+        entry = _entry(record, path, line, problems, missing, people)
+        if entry is not None and note is not None:
+            entry = attrs.evolve(entry, note=str(note))
         key = record.get("key")
         if isinstance(key, str) and key.strip():
             key = key.strip()
@@ -243,6 +245,7 @@ def _entry(
     line: int | None,
     problems: list[Problem],
     missing: frozenset[str] = frozenset(),
+    people: PeopleMap | None = None,
 ) -> Entry | None:
     before = len(problems)
 
@@ -250,6 +253,7 @@ def _entry(
         problems.append(Problem(path, line, field, message))
 
     values = _values(record, missing, bad)
+    _resolve_people(values, people, bad)
     _check_repeat(record, values, bad)
     if len(problems) > before or any(name not in values for name in REQUIRED):
         return None  # (a required column missing from a CSV header is reported once, there)
@@ -281,6 +285,29 @@ def _values(
         except ValueError as exc:
             bad(name, str(exc))
     return values
+
+
+def _resolve_people(
+    values: dict[str, Any], people: PeopleMap | None, bad: Callable[[str, str], None]
+) -> None:
+    """Email addresses (``mailto:`` or bare) to oids through the people map."""
+    if "openid" in values:
+        try:
+            values["openid"] = resolve_person(values["openid"], people)
+        except ValueError as exc:
+            del values["openid"]
+            bad("openid", str(exc))
+    if "attendees" in values:
+        oids: list[str] = []
+        for i, item in enumerate(values["attendees"]):
+            try:
+                oids.append(resolve_person(item, people))
+            except ValueError as exc:
+                bad("attendees", f"item {i + 1}: {exc}")
+        if len(oids) == len(values["attendees"]):
+            values["attendees"] = tuple(dict.fromkeys(oids))
+        else:
+            del values["attendees"]
 
 
 def _check_repeat(

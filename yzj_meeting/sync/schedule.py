@@ -33,17 +33,16 @@ Formats, chosen by the file's extension:
 - `.jsonl` / `.ndjson`: one meeting object a line (blank lines are skipped);
 - `.csv`: a header row naming the fields (any order; leave out the optional ones you do not
   use), then one meeting a row; UTF-8, a BOM is allowed;
-- `.ics` (with the `ics` extra, `pip install 'yzj-meeting[ics]'`): one meeting per `VEVENT`.
-  `UID` is the key, `SUMMARY` the title, `DTSTART`/`DTEND` (or `DURATION`) the times (with a
-  `TZID` or in UTC: floating times are refused), `DESCRIPTION` the content, `LOCATION` the
-  place. `ORGANIZER` is the creator and each `ATTENDEE` an attendee, as oids: the part of the
-  value after its last colon, so `ATTENDEE;CN=王伟:urn:oid:5f0c...` is `5f0c...`. A `VALARM`
-  trigger 0, 15 or 60 minutes before the start is the reminder. `RRULE` maps to `repeat`
-  (`FREQ=DAILY`, `FREQ=WEEKLY` with `BYDAY=MO,TU,WE,TH,FR` for workdays, `FREQ=WEEKLY`
-  with `INTERVAL=2` for biweekly, `FREQ=MONTHLY`) and its `UNTIL` to `repeat_until`.
-  `X-YZJ-ROOM-ID`, `X-YZJ-TYPE`, `X-YZJ-IMPORTANT` and `X-YZJ-MINUTES-REQUIRED` carry the
-  other fields. Events with `STATUS:CANCELLED` are left out; other properties are ignored.
+- `.ics` (with the `ics` extra, `pip install 'yzj-meeting[ics]'`): one meeting per `VEVENT`
+  (see :mod:`yzj_meeting.sync.ics_events`): `UID` is the key, `SUMMARY` the title,
+  `DTSTART`/`DTEND` (or `DURATION`) the times (with a `TZID` or in UTC), `DESCRIPTION` the
+  content, `LOCATION` the place, `ORGANIZER`/`ATTENDEE` the people (oids, or `mailto:`
+  addresses resolved through the people map), a `VALARM` the reminder. `RRULE`/`RDATE`/
+  `EXDATE` become a Yunzhijia series only when exact, else one single meeting per occurrence
+  (:mod:`yzj_meeting.sync.recurrence`). Events with `STATUS:CANCELLED` are left out.
 
+Files are read through :mod:`yzj_meeting.sync.safe_read` (regular files only, size cap,
+control characters, duplicate JSON keys, ...); CSVs may be `,`, `;` or tab separated.
 Every problem of a file is reported at once, in one ``ScheduleError`` listing each as
 ``file:line: field: message``; nothing is sent when a file has any.
 """
@@ -64,6 +63,8 @@ from .entry import (
     parse_entry,
 )
 from .formats import by_extension, formats
+from .people import PeopleMap
+from .safe_read import check_text, read_text
 
 __all__ = [
     "FIELDS",
@@ -78,30 +79,37 @@ __all__ = [
 ]
 
 
-def load_schedule(path: str | os.PathLike[str], *, format: str | None = None) -> list[Entry]:
+def load_schedule(
+    path: str | os.PathLike[str], *, format: str | None = None, people: PeopleMap | None = None
+) -> list[Entry]:
     """Read and check a schedule file; raises ``ScheduleError`` listing every problem.
 
     ``format`` is a registered format name (``json``, ``jsonl``, ``csv``, ``ics``); by default
-    it follows the file's extension.
+    it follows the file's extension. ``people`` resolves creators and attendees given as email
+    addresses.
     """
     name = os.fspath(path)
     fmt = by_extension(format or Path(name).suffix)
     if fmt is None:
         raise ScheduleError([Problem(name, None, None, f"unknown format: use {_known()}")])
-    try:
-        text = Path(name).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScheduleError([Problem(name, None, None, f"cannot read: {exc}")]) from None
-    return parse_schedule(text, fmt.name, path=name)
+    problems: list[Problem] = []
+    text = read_text(name, problems)
+    if text is None:
+        raise ScheduleError(problems)
+    return parse_schedule(text, fmt.name, path=name, people=people)
 
 
-def parse_schedule(text: str, format: str, *, path: str = "<schedule>") -> list[Entry]:
+def parse_schedule(
+    text: str, format: str, *, path: str = "<schedule>", people: PeopleMap | None = None
+) -> list[Entry]:
     """Check a schedule given as text in ``format`` (``json``, ``jsonl``, ``csv``, ``ics``)."""
     fmt = by_extension(format)
     if fmt is None:
         raise ValueError(f"unknown schedule format {format!r}")
     problems: list[Problem] = []
-    entries = collect_entries(fmt.read(text, path, problems), path, problems)
+    if not check_text(text, path, problems):
+        raise ScheduleError(problems)  # a control character or lone surrogate: nothing else
+    entries = collect_entries(fmt.read(text, path, problems), path, problems, people)
     if problems:
         problems.sort(key=lambda p: p.line or 0)  # stable: a line's problems keep their order
         raise ScheduleError(problems)

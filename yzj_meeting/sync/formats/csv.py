@@ -1,4 +1,7 @@
-"""``.csv``: a header row naming the fields (any order), then one meeting a row; UTF-8."""
+"""``.csv``: a header row naming the fields (any order), then one meeting a row (UTF-8).
+
+Cells are separated by ``,``, ``;`` or tabs (Excel writes ``;`` in some locales).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from ..entry import FIELDS, REQUIRED, Problem, Record
+from ..safe_read import csv_delimiter
 from ._registry import register
 
 __all__ = ["read"]
@@ -16,7 +20,9 @@ __all__ = ["read"]
 @register("csv")
 def read(text: str, path: str, problems: list[Problem]) -> Iterator[Record]:
     """A header row naming the fields, then one meeting a row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=csv_delimiter(text, frozenset(FIELDS))
+    )
     try:
         header = next(reader)
     except StopIteration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..entry import Problem, Record
+from ..safe_read import load_json
 from ._registry import register
 
 __all__ = ["LineCounter", "item_lines", "read"]
@@ -15,10 +16,9 @@ _SPACE = " \t\r\n"
 @register("json")
 def read(text: str, path: str, problems: list[Problem]) -> list[Record]:
     """The meetings of a JSON schedule, each with the line it starts on."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(path, exc.lineno, None, f"not valid JSON: {exc.msg}"))
+    before = len(problems)
+    document = load_json(text, path, problems)
+    if len(problems) > before:
         return []
     if isinstance(document, dict):
         for k in (k for k in document if k != "meetings"):

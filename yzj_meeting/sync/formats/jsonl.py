@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from ..entry import Problem, Record
+from ..safe_read import load_json
 from ._registry import register
 
 __all__ = ["read"]
@@ -17,8 +16,8 @@ def read(text: str, path: str, problems: list[Problem]) -> list[Record]:
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            records.append((number, json.loads(raw), frozenset()))
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(path, number, None, f"not valid JSON: {exc.msg}"))
+        before = len(problems)
+        record = load_json(raw, path, problems, first_line=number)
+        if len(problems) == before:
+            records.append((number, record, frozenset()))
     return records
