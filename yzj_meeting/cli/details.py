@@ -78,6 +78,15 @@ def detail_json(d: MeetingDetail) -> dict[str, Any]:
     }
 
 
+def window(start: str, end: str) -> tuple[datetime, datetime]:
+    """START and END as instants (dates: whole days in Asia/Shanghai); END after START."""
+    first = instant(start, end=False, hint="START")
+    last = instant(end, end=True, hint="END")
+    if last <= first:
+        raise click.BadParameter("must be after START", param_hint="END")
+    return first, last
+
+
 def instant(text: str, *, end: bool, hint: str) -> datetime:
     """A date (its whole day, Asia/Shanghai) or an ISO datetime with an offset."""
     try:
@@ -117,10 +126,7 @@ def range_(
     state_dir: Path,
 ) -> None:
     """List the meetings starting between START and END (dates: whole days, Asia/Shanghai)."""
-    first = instant(start, end=False, hint="START")
-    last = instant(end, end=True, hint="END")
-    if last <= first:
-        raise click.BadParameter("must be after START", param_hint="END")
+    first, last = window(start, end)
     meetings = run(_range(resolve(eid, secret, base_url, state_dir), first, last))
     if as_json:
         listed = [meeting_json(m) for m in meetings]

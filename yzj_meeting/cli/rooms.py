@@ -12,7 +12,7 @@ from rich.table import Table
 from ..rooms import FreeRooms, Room
 from ..sync import Target
 from ._common import out, resolve, run, target_options
-from .details import instant
+from .details import window
 
 __all__ = ["rooms"]
 
@@ -39,10 +39,7 @@ def free(
     state_dir: Path,
 ) -> None:
     """List the rooms free from START to END (ISO times with an offset, or dates)."""
-    first = instant(start, end=False, hint="START")
-    last = instant(end, end=True, hint="END")
-    if last <= first:
-        raise click.BadParameter("must be after START", param_hint="END")
+    first, last = window(start, end)
     if not openid.strip():
         raise click.BadParameter("must not be empty", param_hint="--openid")
     found = run(_free(resolve(eid, secret, base_url, state_dir), openid, first, last))
