@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from yzj_meeting.cli import command
 from yzj_meeting.fake.calendar import expand
+from yzj_meeting.models import SHANGHAI
 from yzj_meeting.sync.people import PeopleMap, load_people
 from yzj_meeting.sync.schedule import Entry, ScheduleError, load_schedule, parse_schedule
 
@@ -42,7 +44,21 @@ def people() -> PeopleMap:
 def shown(entry: Entry) -> str:
     model = entry.model
     kind = f"series:{model.repeat.name.lower()}" if entry.is_series else "single"  # type: ignore[union-attr]
-    return f"{entry.key} {kind} {model.start_date.isoformat()}"
+    shown = f"{entry.key} {kind} {model.start_date.isoformat()}"
+    if entry.excluded:
+        zone = model.start_date.tzinfo
+        shown += " excluding " + ",".join(s.astimezone(zone).isoformat() for s in entry.excluded)
+    return shown
+
+
+def occurrence_starts(entry: Entry) -> list[datetime]:
+    """The starts of the live meetings an entry stands for (a series: minus its exclusions)."""
+    model = entry.model
+    if not entry.is_series:
+        return [model.start_date]
+    until = model.repeat_end_date  # type: ignore[union-attr]
+    pairs = expand(model.start_date, model.end_date, int(model.repeat), until)  # type: ignore[union-attr]
+    return [a for a, _ in pairs if a not in set(entry.excluded)]
 
 
 def test_every_corpus_file_has_an_expectation() -> None:
@@ -70,7 +86,9 @@ def test_google_export_facts() -> None:
     """What the Google export must mean, said independently of expected.json."""
     entries = load_schedule(CORPUS / "google_calendar_export.ics", people=people())
     weekly = [e for e in entries if e.key.startswith("4k3b")]
-    days = [e.model.start_date.date().isoformat() for e in weekly]
+    assert len(weekly) == 1
+    assert weekly[0].is_series
+    days = [s.astimezone(SHANGHAI).date().isoformat() for s in occurrence_starts(weekly[0])]
     assert days == ["2026-12-01", "2026-12-08", "2026-12-22", "2026-12-29"]  # EXDATE: no 15th
     assert {e.model.openid for e in weekly} == {"5f0c6a1b2c3d4e5f60718293"}  # wang.wei
     assert weekly[0].model.actors == ("5f0c6a1b2c3d4e5f60718293", "5f0c6a1b2c3d4e5f60718294")
@@ -93,31 +111,22 @@ def test_accepted_corpus_files_sync_through_the_cli(
     result = CliRunner().invoke(command(), args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["created"] == len(entries)
-    # Every occurrence the entries stand for is a live meeting on its Shanghai day.
+    # Every occurrence the entries stand for is a live meeting on its Shanghai day, and no
+    # excluded one is.
     for entry in entries:
         model = entry.model
-        starts = (
-            [
-                a
-                for a, _ in expand(
-                    model.start_date,
-                    model.end_date,
-                    int(model.repeat),  # type: ignore[union-attr]
-                    model.repeat_end_date,
-                )
-            ]  # type: ignore[union-attr]
-            if entry.is_series
-            else [model.start_date]
-        )
-        for start in starts:
-            day = start.astimezone(model.start_date.tzinfo).date().isoformat()
+        wanted = occurrence_starts(entry)
+        for start in sorted({*wanted, *entry.excluded}):
+            day = start.astimezone(SHANGHAI).date().isoformat()
             listing = CliRunner().invoke(command(), ["day", day, "--json"])
             found = [
                 m
                 for m in json.loads(listing.stdout)["meetings"]
-                if m["title"] == model.title and m["status"] != "cancelled"
+                if m["title"] == model.title
+                and m["status"] != "cancelled"
+                and datetime.fromisoformat(m["start"]) == start
             ]
-            assert found, (entry.key, day)
+            assert len(found) == (1 if start in wanted else 0), (entry.key, day)
 
 
 # --- fuzz ---

@@ -79,15 +79,19 @@ def test_an_exdate_day_has_no_live_meeting(tmp_path: Path) -> None:
     )
     dry = invoke("sync", str(path), "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "weekly@google.com: expanded: EXDATE or a changed occurrence" in dry.stdout
+    assert "weekly@google.com: series; then 1 excluded occurrence(s)" in dry.stdout
+    assert "2026-12-15T09:30:00+08:00" in dry.stdout
     result = invoke("sync", str(path), "--json")
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["created"] == 1  # one series, then one cancel
     assert live("2026-12-15") == []
+    (excluded,) = day("2026-12-15")
+    assert excluded["status"] == "cancelled"
     for when in ("2026-12-01", "2026-12-08", "2026-12-22"):
         (meeting,) = live(when)
         assert meeting["start"].endswith("09:30:00+08:00")
     again = invoke("sync", str(path), "--json")
-    assert json.loads(again.stdout)["unchanged"] == 3
+    assert json.loads(again.stdout)["unchanged"] == 1
 
 
 def test_a_new_york_series_across_dst_lands_at_the_right_instants(tmp_path: Path) -> None:
