@@ -431,7 +431,7 @@ def test_rdate_adds_its_meeting(tmp_path: Path, target: Served | None) -> None:
 def test_until_with_a_time_adds_no_occurrence_after_it(
     tmp_path: Path, target: Served | None
 ) -> None:
-    # 09:30 New York is 22:30 Shanghai; UNTIL 03 Dec 12:00 UTC is 20:00 Shanghai, before the 3rd's.
+    # UNTIL 3 Dec 12:00 UTC is 20:00 in Shanghai: before that day's 22:30, which must not be held.
     path = calendar(
         tmp_path / "cal.ics",
         event(
