@@ -3,7 +3,8 @@
 Each corpus file is accepted as ``expected.json`` says (its keys, kinds and starts) or refused
 with exactly the listed ``line: field`` problems; the accepted ones are synced through the CLI
 on the embedded emulator. The fuzz tests mutate the corpus (and make up files): the parse ends
-in entries or ``ScheduleError``, the CLI in exit 0 or 2 without a traceback, nothing sent on 2.
+in entries or ``ScheduleError``, the CLI in exit 0 or 2 without a traceback, nothing sent on 2
+(on the embedded emulator and on the emulator server, whose request log must stay empty).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from yzj_meeting.fake.calendar import expand
 from yzj_meeting.models import SHANGHAI
 from yzj_meeting.sync.people import PeopleMap, load_people
 from yzj_meeting.sync.schedule import Entry, ScheduleError, load_schedule, parse_schedule
+
+from .served import Served, served
 
 pytest.importorskip("icalendar")
 
@@ -256,11 +259,19 @@ def fresh_state() -> Iterator[Path]:
             os.chdir(old)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(FORMATS)), st.data())
-def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataObject) -> None:
-    text = data.draw(mutated(suffix))
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with served(tmp_path_factory.mktemp("fuzz-server")) as running:
+        yield running
+
+
+def fuzz_cli(text: str, suffix: str, server: Served | None) -> None:
+    """Sync ``text`` as a ``suffix`` file: exit 0 or 2, no traceback; on 2 nothing sent
+    (no request reached the server; no state at all written for the embedded emulator)."""
     clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith("YZJ_")}
+    if server is not None:
+        clean.update(YZJ_BASE_URL=server.url, YZJ_EID="fuzz", YZJ_SECRET="fuzz-secret")
+    before = len(server.requests()) if server is not None else 0
     with fresh_state() as folder:
         path = folder / f"s{suffix}"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -275,4 +286,24 @@ def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataO
         assert result.exit_code in (0, 2), result.output
         assert "Traceback" not in result.output
         if result.exit_code == 2:
-            assert not (folder / ".yzj-meeting" / "journal.sqlite3").exists()
+            assert not (folder / ".yzj-meeting").exists()
+            if server is not None:
+                assert server.requests()[before:] == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(FORMATS)), st.data())
+def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataObject) -> None:
+    fuzz_cli(data.draw(mutated(suffix)), suffix, None)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.sampled_from(sorted(FORMATS)), st.data())
+def test_on_the_emulator_server_exit_2_sends_no_request(
+    server: Served, suffix: str, data: st.DataObject
+) -> None:
+    fuzz_cli(data.draw(mutated(suffix)), suffix, server)
