@@ -9,6 +9,7 @@ in entries or ``ScheduleError``, the CLI in exit 0 or 2 without a traceback, not
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -102,13 +103,24 @@ def test_google_export_facts() -> None:
     assert not any(e.key.startswith("cancelled") for e in entries)
 
 
+@pytest.mark.parametrize("on_server", [False, True], ids=["embedded", "server"])
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "accepted" in e))
 def test_accepted_corpus_files_sync_through_the_cli(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, on_server: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for var in ("YZJ_EID", "YZJ_SECRET", "YZJ_BASE_URL", "YZJ_STATE_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    with contextlib.ExitStack() as stack:
+        if on_server:
+            server = stack.enter_context(served(tmp_path / "server"))
+            monkeypatch.setenv("YZJ_BASE_URL", server.url)
+            monkeypatch.setenv("YZJ_EID", "corpus")
+            monkeypatch.setenv("YZJ_SECRET", "corpus-secret")
+        sync_and_check(name)
+
+
+def sync_and_check(name: str) -> None:
     entries = load_schedule(CORPUS / name, people=people())
     args = ["sync", str(CORPUS / name), "--people", str(CORPUS / "people.csv"), "--json"]
     result = CliRunner().invoke(command(), args, catch_exceptions=False)
