@@ -1,8 +1,9 @@
 """iCalendar events as schedule records: the pre-check, icalendar's decoding, the recurrence.
 
 :func:`ics_records` turns each ``VEVENT`` into the schedule fields of one meeting, of one
-Yunzhijia series (when :func:`~yzj_meeting.sync.recurrence.resolve` finds an exact rule), or of
-one single meeting per occurrence (keys ``UID#20261201T013000Z``, the occurrence's start in
+Yunzhijia series (when :func:`~yzj_meeting.sync.recurrence.resolve` finds an exact rule; its
+excluded occurrences in ``EXCLUDED``, cancelled once it is created), or of one single meeting
+per occurrence (keys ``UID#20261201T013000Z``, the occurrence's start in
 UTC), with the reason in ``NOTE``. People stay as written (``mailto:...`` or the oid after the
 last colon): the entry check resolves addresses through the people map.
 """
