@@ -130,6 +130,25 @@ def test_an_exdate_day_has_no_live_meeting(tmp_path: Path, target: Served | None
         assert meeting["start"].endswith("09:30:00+08:00")
     again = invoke("sync", str(path), "--json")
     assert json.loads(again.stdout)["unchanged"] == 1
+    # An EXDATE added later: that occurrence is cancelled, nothing else is sent.
+    calendar(
+        path,
+        event(
+            "weekly@google.com",
+            "DTSTART;TZID=Asia/Shanghai:20261201T093000",
+            "DTEND;TZID=Asia/Shanghai:20261201T100000",
+            "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=4",
+            "EXDATE;TZID=Asia/Shanghai:20261215T093000,20261222T093000",
+        ),
+    )
+    before = sent(target)
+    later = invoke("sync", str(path), "--json")
+    assert json.loads(later.stdout)["modified"] == 1
+    if target is not None:
+        new = [r.rsplit("/", 1)[-1] for r in target.requests()[before:]]
+        assert [r for r in new if not r.endswith("Token")] == ["queryByDay", "cancel"]
+    assert live("2026-12-22") == []
+    assert [len(live(d)) for d in ("2026-12-01", "2026-12-08")] == [1, 1]
 
 
 def test_a_new_york_series_across_dst_lands_at_the_right_instants(
