@@ -64,12 +64,14 @@ def live_days(service: FakeService) -> list[str]:
     )
 
 
-async def run_sync(service: FakeService, folder: Path, wanted: list[Entry]) -> SyncResult:
+async def run_sync(
+    service: FakeService, folder: Path, wanted: list[Entry], prune: bool = False
+) -> SyncResult:
     async with (
         make_client(service) as client,
         await Journal.open(folder / "journal.sqlite3", target_name("http://x", "e")) as journal,
     ):
-        return await sync(client, journal, wanted)
+        return await sync(client, journal, wanted, prune=prune)
 
 
 TUESDAYS = ["2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22", "2026-12-29"]
@@ -313,6 +315,29 @@ def test_the_live_meetings_are_exactly_dateutils_occurrences(
             )
         service.calls.clear()
         again = asyncio.run(run_sync(service, Path(folder), wanted))
+        assert again.unchanged == len(wanted)
+        assert meeting_calls(service) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mapped_with_exdates(), st.data())
+def test_changed_exdates_converge_to_dateutils_occurrences(
+    event: tuple[datetime, datetime, str, list[datetime], list[datetime]], data: st.DataObject
+) -> None:
+    """EXDATEs added and taken back between two syncs (with --prune): the live meetings are
+    then exactly the second calendar's occurrences, and a third sync sends nothing."""
+    start, end, rule, exdates, _ = event
+    occurrences = list(rrulestr(rule, dtstart=start))
+    later = data.draw(st.lists(st.sampled_from(occurrences), max_size=4), label="later EXDATEs")
+    service = FakeService(seed=10)
+    with tempfile.TemporaryDirectory() as folder:
+        for dates in (exdates, later):
+            wanted = parse_schedule(_calendar(start, end, rule, dates), "ics", path="p.ics")
+            result = asyncio.run(run_sync(service, Path(folder), wanted, prune=True))
+            assert result.ok, result.errors
+            assert _live(service) == oracle(start, end, rule, dates)
+        service.calls.clear()
+        again = asyncio.run(run_sync(service, Path(folder), wanted, prune=True))
         assert again.unchanged == len(wanted)
         assert meeting_calls(service) == []
 
