@@ -27,6 +27,7 @@ from ..models import (
     RepeatMeeting,
 )
 from .entry import Entry
+from .exclusions import cancel_excluded
 from .journal import Intent, JournalRow
 from .journal_protocol import SyncJournal
 from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_fingerprints
@@ -228,6 +229,10 @@ class _Runner:
             await self._cancel(action.key, action.cancel)
             await self._create(action.key, action.entry)
             return "modified"
+        if kind is ActionKind.EXCLUDE:
+            assert action.entry is not None
+            await cancel_excluded(self.client, self.journal, action.key, action.entry)
+            return "modified"
         if kind is ActionKind.KEEP:
             return "kept"
         return "unchanged" if action.entry is not None else None
@@ -257,11 +262,15 @@ class _Runner:
         )
         self.mapped.update(ids)
         await self.journal.succeeded(key, ids)
+        if entry.excluded:
+            await cancel_excluded(self.client, self.journal, key, entry, ids)
 
     async def _modify(self, key: str, entry: Entry, request: Any) -> None:
         intent = intent_for("modify", entry)
         await self._call(key, intent, self.client.call(request))
         await self.journal.succeeded(key)
+        if entry.excluded:  # a batchModify re-plans the series: check the exclusions again
+            await cancel_excluded(self.client, self.journal, key, entry)
 
     async def _cancel(self, key: str, request: CancelMeeting | BatchCancel) -> None:
         intent = Intent(op="cancel")
