@@ -36,6 +36,7 @@ from yzj_meeting import (
     CreateMeeting,
     Credentials,
     FakeTransport,
+    FreeRooms,
     GetActors,
     GetAttendDetail,
     GetMeeting,
@@ -289,9 +290,19 @@ class Driver:
         else:
             target = self.pick(op.target, series=True)
             if target is not None:
-                batch = (await client.get_meeting(GetMeeting(target))).batch_id
-                batch = None if batch == target else batch
-                await client.batch_cancel(BatchCancel(id=target, openid=CREATOR, batch_id=batch))
+                await self._series_cancel(target)
+
+    async def _series_cancel(self, target: str) -> None:
+        batch_id = (await self.client.get_meeting(GetMeeting(target))).batch_id
+        batch = None if batch_id == target else batch_id
+        series = await self._series(batch_id)
+        await self.client.batch_cancel(BatchCancel(id=target, openid=CREATOR, batch_id=batch))
+        # the target and every later occurrence cancelled, the earlier ones as they were
+        at = [d.id for d in series].index(target)
+        after = {d.id: d for d in await self._series(batch_id)}
+        for index, d in enumerate(series):
+            cancelled = after[d.id].cancel_time is not None
+            assert cancelled == (index >= at or d.cancel_time is not None), (index, at)
 
     async def _modify(self, op: Modify) -> None:
         target = self.pick(op.target)
@@ -359,6 +370,8 @@ class Driver:
             _kept(before, await self.client.get_meeting(GetMeeting(target)), changes)
             return
         detail = await self.client.get_meeting(GetMeeting(target))
+        series = await self._series(detail.batch_id)
+        earlier = [d for d in series[: [d.id for d in series].index(target)]]
         await self.client.batch_modify(
             BatchModify.from_attendees(
                 detail.actor_ids,
@@ -373,6 +386,35 @@ class Driver:
                 batch_id=None if detail.batch_id == target else detail.batch_id,
             )
         )
+        # detail shows what batchModify wrote: the target and every later open occurrence
+        # re-planned, the earlier ones untouched.
+        after = {d.id: d for d in await self._series(detail.batch_id)}
+        assert after[target].start_date == start
+        for d in earlier:
+            assert (after[d.id].title, after[d.id].start_date) == (d.title, d.start_date)
+        changed = [
+            d
+            for i, d in after.items()
+            if d.cancel_time is None and i not in {e.id for e in earlier}
+        ]
+        for d in changed:
+            assert (d.title, d.repeat, d.end_date - d.start_date) == (
+                op.title,
+                op.rule,
+                end - start,
+            )
+            assert [p.openid for p in d.participants] == list(op.actors)
+
+    async def _series(self, batch_id: str | None) -> list[MeetingDetail]:
+        """The occurrences of series ``batch_id`` in start order (ties by id), from the reads."""
+        first = datetime.combine(FIRST_DAY, datetime.min.time(), SHANGHAI)
+        last = datetime.combine(LAST_DAY, datetime.max.time(), SHANGHAI)
+        found = []
+        for info in await self.client.query_by_range(QueryByRange(first, last)):
+            detail = await self.client.get_meeting(GetMeeting(info.id))
+            if detail.batch_id == batch_id:
+                found.append(detail)
+        return found
 
 
 _UNCHANGED = (
@@ -563,7 +605,38 @@ async def _bookings_agree(client: MeetingClient, details: dict[str, MeetingDetai
         assert await client.has_new_bookings(HasNewBookings(EID, before)) is True
     for detail in details.values():
         attend = await client.get_attend_detail(GetAttendDetail(detail.id))
-        assert len(attend.records) == len(detail.participants)
+        answers = [(r.user_name, r.accept_status) for r in attend.records]
+        if detail.cancel_time is None:  # a cancelled meeting's participants all show 4
+            expected = [(p.person_name, _ACCEPT[p.join_status or 0]) for p in detail.participants]
+            assert answers == expected, (attend, detail)
+        else:
+            assert [a for a, _ in answers] == [p.person_name for p in detail.participants]
+    await _free_rooms_agree(client, details)
+
+
+_ACCEPT = {0: "未响应", 1: "不参与", 2: "参与", 3: "委托参与"}
+
+
+async def _free_rooms_agree(client: MeetingClient, details: dict[str, MeetingDetail]) -> None:
+    """freeRooms over each live booking's window: every room but those booked in it."""
+    live = [d for d in details.values() if d.room_id and d.cancel_time is None]
+    catalogue = {room.room_id for room in DEFAULT_ROOMS}
+    for detail in live[:4]:
+        start, end = detail.start_date, detail.end_date
+        assert start is not None
+        assert end is not None
+        busy = {
+            d.room_id
+            for d in live
+            if d.start_date is not None
+            and d.end_date is not None
+            and d.start_date < end
+            and d.end_date > start
+        }
+        query = FreeRooms(CREATOR, start, end, page_size=2)
+        free = [r.room_id async for r in client.iter_free_rooms(query)]
+        assert len(free) == len(set(free))
+        assert set(free) == catalogue - busy, (detail, busy)
 
 
 # --- the runs ----------------------------------------------------------------------------------
