@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -16,6 +17,7 @@ from ..sync.guards import JournalDamaged, prune_refusal, read_journal
 from ..sync.people import load_people
 from ..sync.plan import plan
 from ..sync.problems import Problem
+from ..sync.target import DEFAULT_CALLS_PER_MINUTE
 from ._common import err, fail_input, lock_option, out, resolve, run, say, target_options
 
 __all__ = ["sync"]
@@ -41,6 +43,14 @@ MAX_ERRORS_SHOWN = 50
     help="CSV/JSON map of email address -> oid, for mailto: organizers and attendees.",
 )
 @click.option("--yes", is_flag=True, help="Confirm a prune cancelling over half the meetings.")
+@click.option(
+    "--calls-per-minute",
+    envvar="YZJ_CALLS_PER_MINUTE",
+    type=click.IntRange(1),
+    default=DEFAULT_CALLS_PER_MINUTE,
+    show_default=True,
+    help="The service's quota per interface [env YZJ_CALLS_PER_MINUTE]; calls keep under it.",
+)
 @target_options
 @lock_option
 def sync(
@@ -51,6 +61,7 @@ def sync(
     as_json: bool,
     people: Path | None,
     yes: bool,
+    calls_per_minute: int,
     eid: str | None,
     secret: str | None,
     base_url: str | None,
@@ -65,6 +76,7 @@ def sync(
     """
     entries = checked_entries(file, people)
     target = resolve(eid, secret, base_url, state_dir, lock_timeout)
+    target = attrs.evolve(target, calls_per_minute=calls_per_minute)
     guard(target, entries, prune=prune, confirmed=yes, dry_run=dry_run)
     if dry_run:
         planned = run(target.sync(entries, prune=prune, dry_run=True))

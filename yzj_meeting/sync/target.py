@@ -33,6 +33,7 @@ from .journal import Journal, target_name
 from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
 
 __all__ = [
+    "DEFAULT_CALLS_PER_MINUTE",
     "DEFAULT_STATE_DIR",
     "EMULATOR_BASE_URL",
     "EMULATOR_EID",
@@ -47,6 +48,8 @@ EMULATOR_EID = "emulator"
 JOURNAL_FILE = "journal.sqlite3"
 EMULATOR_FILE = "emulator.sqlite3"
 LEGACY_EMULATOR_FILE = "emulator.json"  # a JSON snapshot, before the change log
+DEFAULT_CALLS_PER_MINUTE = 1500
+"""Yunzhijia's quota: calls per minute per interface."""
 
 
 class IncompleteCredentials(ValidationError):
@@ -69,6 +72,9 @@ class Target:
     state_dir: Path
     emulator: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    calls_per_minute: int | None = DEFAULT_CALLS_PER_MINUTE
+    """The quota per interface the client keeps to (the emulator enforces it too); ``None``:
+    no limit."""
 
     @property
     def name(self) -> str:
@@ -83,17 +89,24 @@ class Target:
     def client(self) -> MeetingClient:
         """A client for this target (on the emulator: its state loaded from the state dir)."""
         credentials = Credentials(eid=self.eid, secret=self.secret)
+        quota = self.calls_per_minute
         if not self.emulator:
-            return MeetingClient(credentials=credentials, base_url=self.base_url)
+            return MeetingClient(
+                credentials=credentials, base_url=self.base_url, calls_per_minute=quota
+            )
         from ..fake import FakeService, FakeTransport
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path, legacy = self.state_dir / EMULATOR_FILE, self.state_dir / LEGACY_EMULATOR_FILE
         if legacy.is_file() and not path.exists():
             legacy.replace(path)  # the service converts a snapshot found at its path once
-        service = FakeService(persist_path=path)
+        # No call log: a long sync would keep every request body in memory for nothing.
+        service = FakeService(persist_path=path, calls_per_minute=quota, record_calls=False)
         return MeetingClient(
-            credentials=credentials, base_url=self.base_url, transport=FakeTransport(service)
+            credentials=credentials,
+            base_url=self.base_url,
+            transport=FakeTransport(service),
+            calls_per_minute=quota,
         )
 
     @contextlib.asynccontextmanager
