@@ -9,6 +9,7 @@ to see what changed since the last sync.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -133,9 +134,9 @@ class Entry:
         """The attendee oids (empty when none)."""
         return self.model.actors or ()
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """A stable hash of what the entry asks for (see :func:`fingerprint`)."""
+        """A stable hash of what the entry asks for (see :func:`fingerprint`); computed once."""
         return fingerprint(self.model)
 
     @property

@@ -19,9 +19,11 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from .._http import HttpRequest, HttpResponse
 from .._urls import canonical_base_url
 from ..auth import DEFAULT_BASE_URL, Credentials
 from ..bulk import Progress
@@ -31,6 +33,9 @@ from .apply import SyncResult, dry_result, plan_sync, sync
 from .entry import Entry
 from .journal import Journal, target_name
 from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
+
+if TYPE_CHECKING:
+    from ..fake import FakeTransport
 
 __all__ = [
     "DEFAULT_CALLS_PER_MINUTE",
@@ -94,18 +99,14 @@ class Target:
             return MeetingClient(
                 credentials=credentials, base_url=self.base_url, calls_per_minute=quota
             )
-        from ..fake import FakeService, FakeTransport
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path, legacy = self.state_dir / EMULATOR_FILE, self.state_dir / LEGACY_EMULATOR_FILE
         if legacy.is_file() and not path.exists():
             legacy.replace(path)  # the service converts a snapshot found at its path once
-        # No call log: a long sync would keep every request body in memory for nothing.
-        service = FakeService(persist_path=path, calls_per_minute=quota, record_calls=False)
         return MeetingClient(
             credentials=credentials,
             base_url=self.base_url,
-            transport=FakeTransport(service),
+            transport=_Emulator(path, quota),
             calls_per_minute=quota,
         )
 
@@ -155,6 +156,41 @@ class Target:
                 concurrency=concurrency,
                 on_progress=on_progress,
             )
+
+
+class _Emulator:
+    """The embedded emulator as a transport, its meetings loaded on the first request: a sync
+    with nothing to send never replays the state file. A file that is not emulator state is
+    refused at once (``ValueError``), as loading it would."""
+
+    def __init__(self, path: Path, quota: int | None) -> None:
+        from ..fake.persist import check_file
+
+        check_file(str(path))
+        self._path = path
+        self._quota = quota
+        self._inner: FakeTransport | None = None
+        self._closed = False
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Answer ``request`` from the emulator (loaded now if it is the first)."""
+        if self._inner is None:
+            from ..fake import FakeService, FakeTransport
+
+            # No call log: a long sync would keep every request body in memory for nothing.
+            service = FakeService(
+                persist_path=self._path, calls_per_minute=self._quota, record_calls=False
+            )
+            self._inner = FakeTransport(service)
+            if self._closed:
+                await self._inner.aclose()
+        return await self._inner.send(request)
+
+    async def aclose(self) -> None:
+        """Close the emulator's transport (if it was ever loaded)."""
+        self._closed = True
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 def resolve_target(
