@@ -29,6 +29,7 @@ from ..auth import DEFAULT_BASE_URL, Credentials
 from ..bulk import Progress
 from ..client import MeetingClient
 from ..errors import ValidationError
+from ..limits import Limiter, RateLimiter
 from .apply import SyncResult, dry_result, plan_sync, sync
 from .entry import Entry
 from .journal import Journal, target_name
@@ -80,6 +81,8 @@ class Target:
     calls_per_minute: int | None = DEFAULT_CALLS_PER_MINUTE
     """The quota per interface the client keeps to (the emulator enforces it too); ``None``:
     no limit."""
+    quota_window: float = 60.0
+    """The quota's window in seconds (a minute on the real service)."""
 
     @property
     def name(self) -> str:
@@ -91,13 +94,26 @@ class Target:
         """The journal file."""
         return self.state_dir / JOURNAL_FILE
 
-    def client(self) -> MeetingClient:
-        """A client for this target (on the emulator: its state loaded from the state dir)."""
+    def rate_limiter(
+        self, on_wait: Callable[[str, str, float], None] | None = None
+    ) -> RateLimiter | None:
+        """The client-side quota of this target (``calls_per_minute`` per ``quota_window``;
+        ``None`` without one); ``on_wait`` sees each call that must wait for its slot."""
+        if self.calls_per_minute is None:
+            return None
+        return RateLimiter(self.calls_per_minute, self.quota_window, on_wait=on_wait)
+
+    def client(self, rate_limiter: Limiter | None = None) -> MeetingClient:
+        """A client for this target (on the emulator: its state loaded from the state dir),
+        keeping to ``rate_limiter`` (default: ``self.rate_limiter()``)."""
         credentials = Credentials(eid=self.eid, secret=self.secret)
-        quota = self.calls_per_minute
+        limiter = rate_limiter if rate_limiter is not None else self.rate_limiter()
         if not self.emulator:
             return MeetingClient(
-                credentials=credentials, base_url=self.base_url, calls_per_minute=quota
+                credentials=credentials,
+                base_url=self.base_url,
+                rate_limiter=limiter,
+                calls_per_minute=None,  # the quota is ``limiter``
             )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path, legacy = self.state_dir / EMULATOR_FILE, self.state_dir / LEGACY_EMULATOR_FILE
@@ -106,8 +122,9 @@ class Target:
         return MeetingClient(
             credentials=credentials,
             base_url=self.base_url,
-            transport=_Emulator(path, quota),
-            calls_per_minute=quota,
+            transport=_Emulator(path, self.calls_per_minute, self.quota_window),
+            rate_limiter=limiter,
+            calls_per_minute=None,
         )
 
     @contextlib.asynccontextmanager
@@ -136,18 +153,19 @@ class Target:
         concurrency: int = 8,
         on_progress: Callable[[Progress], None] | None = None,
         dry_run: bool = False,
+        rate_limiter: Limiter | None = None,
     ) -> SyncResult:
         """``yzj_meeting.sync.sync`` on this target, the state lock held throughout.
 
         ``dry_run`` reads the journal (if there is one) without the lock and creates, sends
-        and writes nothing.
+        and writes nothing. ``rate_limiter``: see ``client``.
         """
         if dry_run:
             if not self.journal_path.exists():
                 return dry_result(await plan_sync(None, entries, prune=prune))
             async with await Journal.open(self.journal_path, self.name, readonly=True) as j:
                 return dry_result(await plan_sync(j, entries, prune=prune))
-        async with await self.open_journal() as journal, self.client() as client:
+        async with await self.open_journal() as journal, self.client(rate_limiter) as client:
             return await sync(
                 client,
                 journal,
@@ -163,12 +181,13 @@ class _Emulator:
     with nothing to send never replays the state file. A file that is not emulator state is
     refused at once (``ValueError``), as loading it would."""
 
-    def __init__(self, path: Path, quota: int | None) -> None:
+    def __init__(self, path: Path, quota: int | None, window: float) -> None:
         from ..fake.persist import check_file
 
         check_file(str(path))
         self._path = path
         self._quota = quota
+        self._window = window
         self._inner: FakeTransport | None = None
         self._closed = False
 
@@ -179,7 +198,10 @@ class _Emulator:
 
             # No call log: a long sync would keep every request body in memory for nothing.
             service = FakeService(
-                persist_path=self._path, calls_per_minute=self._quota, record_calls=False
+                persist_path=self._path,
+                calls_per_minute=self._quota,
+                rate_window=self._window,
+                record_calls=False,
             )
             self._inner = FakeTransport(service)
             if self._closed:
