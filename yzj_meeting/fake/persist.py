@@ -177,8 +177,8 @@ class ChangeLog:
             db = self.connection = _connect(self.path)
         rows = db.execute(
             "SELECT seq, meeting FROM changes WHERE seq > ? ORDER BY seq", (self._seen,)
-        ).fetchall()
-        for seq, encoded in rows:
+        )
+        for seq, encoded in rows:  # row by row: a long log is never all in memory at once
             store.put(json.loads(encoded))
             self._seen = seq
 
