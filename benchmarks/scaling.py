@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import os
@@ -74,6 +75,61 @@ def schedule(n: int, edited: bool = False) -> list[dict[str, Any]]:
 def write_schedule(path: Path, n: int, edited: bool = False) -> None:
     """The schedule as a pretty-printed JSON file (one field a line, as people write them)."""
     path.write_text(json.dumps(schedule(n, edited), indent=2, ensure_ascii=False), "utf-8")
+
+
+FORMATS = ("json", "jsonl", "csv", "ics")
+_CSV_FIELDS = ("key", "openid", "title", "start", "end", "attendees", "content", "reminder")
+_CSV_FIELDS += ("repeat", "repeat_until")
+
+
+def write_formats(folder: Path, n: int) -> dict[str, Path]:
+    """The same ``n`` meetings as a JSON, JSONL, CSV and ICS schedule."""
+    items = schedule(n)
+    paths = {f: folder / f"schedule-{n}.{f}" for f in FORMATS}
+    paths["json"].write_text(json.dumps(items, indent=2), "utf-8")
+    paths["jsonl"].write_text("\n".join(json.dumps(i) for i in items) + "\n", "utf-8")
+    with paths["csv"].open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, _CSV_FIELDS)
+        writer.writeheader()
+        for item in items:
+            writer.writerow({**item, "attendees": ";".join(item.get("attendees", []))})
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//yzj_meeting benchmarks//EN"]
+    for item in items:
+        start, end = (item[k][:19].replace("-", "").replace(":", "") for k in ("start", "end"))
+        lines += ["BEGIN:VEVENT", f"UID:{item['key']}", f"SUMMARY:{item['title']}"]
+        lines += [f"DTSTART;TZID=Asia/Shanghai:{start}", f"DTEND;TZID=Asia/Shanghai:{end}"]
+        lines += [f"ORGANIZER:{item['openid']}"]
+        lines += [f"ATTENDEE:{a}" for a in item.get("attendees", [])]
+        if "repeat" in item:
+            lines.append("RRULE:FREQ=WEEKLY;COUNT=8")
+        lines.append("END:VEVENT")
+    paths["ics"].write_text("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n", "utf-8")
+    return paths
+
+
+def measure_read(args: dict[str, Any]) -> dict[str, Any]:
+    """In the child: ``load_schedule`` of one file; CPU seconds and the entries read."""
+    from yzj_meeting.sync import load_schedule
+
+    t0 = time.process_time()
+    entries = load_schedule(args["file"])
+    return {"cpu": time.process_time() - t0, "entries": len(entries)}
+
+
+def read_formats(sizes: Sequence[int]) -> dict[str, dict[str, float]]:
+    """CPU of reading each format at each size (a fresh interpreter each)."""
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="yzj-read-") as tmp:
+        for n in sizes:
+            for fmt_name, path in write_formats(Path(tmp), n).items():
+                try:
+                    result = run_child("scaling", "measure_read", {"file": str(path)}, timeout=600)
+                except Exception as exc:  # e.g. the ics extra is missing
+                    log(f"  reading {n} {fmt_name}: {exc}")
+                    continue
+                out.setdefault(fmt_name, {})[str(n)] = result["cpu"]
+                log(f"  read {n:>6,} {fmt_name:<5} cpu {result['cpu']:6.2f} s")
+    return out
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
@@ -149,14 +205,20 @@ def run(quick: bool, versus: Versus | None = None) -> Section:
     del versus  # the scaling runs measure this tree only
     sizes = QUICK_SIZES if quick else SIZES
     data = {str(n): run_size(n) for n in sizes}
-    return render(data, os.getloadavg())
+    reads = read_formats(sizes[-2:])
+    return render(data, os.getloadavg(), reads)
 
 
-def render(data: dict[str, Any], load_average: Sequence[float]) -> Section:
-    """The section from the runs' numbers (``data``: size -> run -> figures)."""
+def render(
+    data: dict[str, Any],
+    load_average: Sequence[float],
+    reads: dict[str, dict[str, float]] | None = None,
+) -> Section:
+    """The section from the runs' numbers (``data``: size -> run -> figures; ``reads``:
+    format -> size -> CPU seconds of reading)."""
     sizes = tuple(sorted(int(n) for n in data))
     section = Section("scaling", "6. Sync at scale")
-    section.data = {"sizes": data, "load": list(load_average)}
+    section.data = {"sizes": data, "load": list(load_average), "reads": reads or {}}
     rows = []
     for n in sizes:
         for name in RUNS:
@@ -185,6 +247,25 @@ def render(data: dict[str, Any], load_average: Sequence[float]) -> Section:
         "",
         *md_table(["meetings", "run", "wall s", "CPU s", "CPU ms / meeting", "peak RSS MB"], rows),
     ]
+    if reads:
+        read_sizes = sorted({int(n) for per in reads.values() for n in per})
+        section.lines += [
+            "",
+            "Reading alone (`load_schedule`: the file checked and every entry built; CPU s, "
+            "a fresh interpreter each), the same meetings in each format:",
+            "",
+            *md_table(
+                ["format", *(f"{n:,}" for n in read_sizes), "µs / meeting (largest)"],
+                [
+                    [
+                        name,
+                        *(fmt(per.get(str(n), float("nan")), 2) for n in read_sizes),
+                        fmt(per.get(str(read_sizes[-1]), float("nan")) / read_sizes[-1] * 1e6),
+                    ]
+                    for name, per in reads.items()
+                ],
+            ),
+        ]
     _targets(section, data, sizes)
     return section
 
