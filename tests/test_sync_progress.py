@@ -156,3 +156,11 @@ async def test_rate_limiter_tells_on_wait_before_a_call_waits() -> None:
     await limiter.acquire("eid", "create")
     assert told == [("eid", "create", 10.0)]
     assert slept == [10.0]
+
+
+def test_calls_per_minute_must_be_positive(short_quota: None, tmp_path: Path) -> None:
+    path = _schedule(tmp_path / "s.json", 1)
+    result = CliRunner().invoke(command(), ["sync", str(path), "--calls-per-minute", "0"])
+    assert result.exit_code == 2
+    assert "--calls-per-minute" in result.stderr
+    assert not (tmp_path / ".yzj-meeting").exists()  # nothing sent, nothing written
