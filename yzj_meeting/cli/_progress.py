@@ -113,6 +113,8 @@ class SyncMonitor:
         # Rounded up: a wait or an ETA under a second is not shown as none.
         waiting = 0.0 if final else math.ceil(self.waiting() * 10) / 10
         eta = 0.0 if final else self.eta()
+        if eta is not None:
+            eta = max(eta, waiting)  # never sooner than the wait shown beside it
         return {
             "event": "progress",
             "state": _state(final, self.total, waiting),
