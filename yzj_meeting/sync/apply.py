@@ -150,6 +150,8 @@ async def apply(
 
     total = len(lookups) + len(work)
     done = failed = 0
+    if on_progress is not None:
+        on_progress(Progress(0, 0, total))  # the total is known before the first call
 
     def landed(outcome: Outcome[Any, Any]) -> None:
         nonlocal done, failed

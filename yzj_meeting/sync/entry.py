@@ -9,6 +9,7 @@ to see what changed since the last sync.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,13 +139,14 @@ class Entry:
         """The attendee oids (empty when none)."""
         return self.model.actors or ()
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A stable hash of what the entry asks for (see :func:`fingerprint`), followed by
-        the starts of its excluded occurrences, if any (see ``yzj_meeting.sync.exclusions``)."""
-        return encode(fingerprint(self.model), self.excluded)
+        the starts of its excluded occurrences, if any (see ``yzj_meeting.sync.exclusions``);
+        computed once."""
+        return encode(self.base_fingerprint, self.excluded)
 
-    @property
+    @functools.cached_property
     def base_fingerprint(self) -> str:
         """The fingerprint of the meeting or series alone, without its exclusions."""
         return fingerprint(self.model)
