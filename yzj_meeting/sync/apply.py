@@ -26,6 +26,7 @@ from ..models import (
     QueryByDay,
     RepeatMeeting,
 )
+from ._trace import observed, observed_run
 from .entry import Entry
 from .journal import Intent, JournalRow
 from .journal_protocol import SyncJournal
@@ -117,6 +118,7 @@ def dry_result(actions: Sequence[Action]) -> SyncResult:
     return result
 
 
+@observed
 async def apply(
     client: MeetingClient,
     journal: SyncJournal,
@@ -133,6 +135,7 @@ async def apply(
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
     runner = _Runner(client, journal, prune, await journal.mapped_ids())
+    run = observed_run(client, runner.run)  # a span per key when traced
     result = SyncResult()
     lookups: list[Action] = []
     work: list[Action] = []
@@ -177,7 +180,7 @@ async def apply(
     for phase in (lookups, work):
         if phase:
             await client.run_many(
-                [_Item(action, runner.run) for action in phase],
+                [_Item(action, run) for action in phase],
                 concurrency=concurrency,
                 on_outcome=landed,
                 collect=False,  # every outcome is handled in ``landed``
