@@ -54,12 +54,13 @@ class Capture:
 
     def __init__(self, **options: Any) -> None:
         self.spans_out = InMemorySpanExporter()
-        tracers = TracerProvider()
-        tracers.add_span_processor(SimpleSpanProcessor(self.spans_out))
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans_out))
         self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
         self.telemetry = Telemetry(
-            tracer_provider=tracers,
-            meter_provider=MeterProvider(metric_readers=[self.reader]),
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
             **options,
         )
 
@@ -83,6 +84,15 @@ def total(points: dict[str, list[tuple[dict[str, Any], Any]]], name: str, **matc
     """The sum of counter ``name`` over the points whose attributes include ``match``."""
     return sum(
         p.value
+        for attrs, p in points.get(name, [])
+        if all(attrs.get(k) == v for k, v in match.items())
+    )
+
+
+def count(points: dict[str, list[tuple[dict[str, Any], Any]]], name: str, **match: str) -> int:
+    """The count of histogram ``name`` over the points whose attributes include ``match``."""
+    return sum(
+        p.count
         for attrs, p in points.get(name, [])
         if all(attrs.get(k) == v for k, v in match.items())
     )
@@ -218,17 +228,15 @@ async def test_fault_run_spans_and_metrics_agree_with_the_emulator_and_hold_no_s
 
     # Calls: one span and one count per call, by endpoint and outcome.
     assert Counter(s.name.removeprefix("yzj.meeting.") for s in call_spans) == sent
-    assert total(points, "yzj.meeting.calls") == sum(sent.values())
+    assert count(points, "yzj.meeting.call.duration") == sum(sent.values())
     for endpoint, n in sent.items():
-        assert total(points, "yzj.meeting.calls", **{"yzj.endpoint": endpoint}) == n
+        assert count(points, "yzj.meeting.call.duration", **{"yzj.endpoint": endpoint}) == n
     for outcome, n in outcomes.items():
-        assert total(points, "yzj.meeting.calls", **{"yzj.outcome": outcome}) == n
+        assert count(points, "yzj.meeting.call.duration", **{"yzj.outcome": outcome}) == n
     assert Counter(str(s.attributes["yzj.outcome"]) for s in call_spans) == outcomes
     unknown = [s for s in call_spans if s.attributes["yzj.outcome_unknown"]]
     assert len(unknown) == outcomes["OutcomeUnknownError"]
     assert all(s.name == "yzj.meeting.create" for s in unknown)
-    duration = points["yzj.meeting.call.duration"]
-    assert sum(p.count for _, p in duration) == sum(sent.values())
 
     # Attempts: every request the emulator logged is one attempt, one span event, per endpoint.
     events = [e for s in call_spans for e in s.events if e.name == "attempt"]
@@ -480,3 +488,62 @@ async def test_outcome_unknown_call_span() -> None:
     assert event.attributes["yzj.attempt"] == 1
     assert event.attributes["yzj.error"] == "NetworkError"
     assert "http.response.status_code" not in event.attributes  # no answer came
+
+
+async def test_aiohttp_client_instrumentation_with_the_url_filter_records_no_token() -> None:
+    """The documented setup, on loopback: the HTTP spans nest in the call spans, and their URL
+    keeps everything but the token (without the filter it would carry it: the control)."""
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.aiohttp_client")
+    from yzj_meeting import AiohttpTransport
+    from yzj_meeting.fake.server import running
+
+    async def run(url_filter: Any) -> tuple[Capture, set[str]]:
+        capture = Capture()
+        service = FakeService(seed=5, calls_per_minute=None)
+        instrumentor = instrumentation.AioHttpClientInstrumentor()
+        instrumentor.instrument(
+            tracer_provider=capture.tracer_provider,
+            meter_provider=capture.meter_provider,
+            url_filter=url_filter,
+        )
+        try:
+            async with (
+                running(service) as base_url,
+                MeetingClient(
+                    credentials=Credentials(eid="eid-http", secret=SECRET),
+                    base_url=base_url,
+                    transport=AiohttpTransport(),
+                    calls_per_minute=None,
+                    telemetry=capture.telemetry,
+                ) as client,
+            ):
+                await client.query_by_day(QueryByDay(START))
+                first = await client.token_provider.token()
+                service.expire_tokens()
+                await client.create_meeting(_create(1))
+                second = await client.token_provider.token()
+        finally:
+            instrumentor.uninstrument()
+        return capture, {first, second, SECRET}
+
+    capture, secrets = await run(strip_access_token)
+    spans = capture.spans()
+    http = [s for s in spans if s.kind.name == "CLIENT"]
+    by_id = {s.context.span_id: s for s in spans}
+    urls = [str(s.attributes.get("http.url") or s.attributes.get("url.full")) for s in http]
+    assert len(http) == 5  # getAccessToken, queryByDay, create (refused), refreshToken, create
+    assert all(u.startswith("http://127.0.0.1:") and "?" not in u for u in urls)
+    assert {by_id[s.parent.span_id].name for s in http if s.parent} >= {
+        "yzj.meeting.queryByDay",
+        "yzj.meeting.create",
+    }
+    captured = [v for s in spans for v in _strings(dict(s.attributes or {}))]
+    captured += [v for s in spans for e in s.events for v in _strings(dict(e.attributes or {}))]
+    captured += [v for rows in capture.points().values() for a, _ in rows for v in _strings(a)]
+    assert [v for v in captured if any(secret in v for secret in secrets)] == []
+
+    control, secrets = await run(None)
+    leaked = [
+        v for s in control.spans() for v in _strings(dict(s.attributes or {})) if "accessToken" in v
+    ]
+    assert leaked  # without the filter the instrumentation records the token

@@ -21,7 +21,7 @@ What is recorded (never the token, the secret or a body):
 - ``yzj.sync`` for a sync run (its counts as ``yzj.sync.<count>``) with one child span per key,
   ``yzj.sync.<action>`` (``yzj.sync.key``, ``yzj.sync.result``);
 - the metrics in ``METRICS`` (attributes ``yzj.endpoint`` and ``yzj.outcome``, or ``yzj.kind``
-  for tokens).
+  for tokens); the calls are the count of ``yzj.meeting.call.duration``.
 
 ``strip_access_token`` is the ``url_filter`` for opentelemetry-instrumentation-aiohttp-client,
 whose spans would otherwise record ``?accessToken=...``.
@@ -45,17 +45,19 @@ _SCOPE = "yzj_meeting"
 _CALL_KEY: Final = context.create_key("yzj_meeting.call")
 
 METRICS: Final = {
-    "yzj.meeting.calls": "logical calls, by yzj.endpoint and yzj.outcome",
     "yzj.meeting.attempts": "attempts (resends included), by yzj.endpoint and yzj.outcome",
     "yzj.meeting.retries": "attempts followed by a retry, by yzj.endpoint",
     "yzj.meeting.throttled": "throttled answers (errorCode 10000429 or HTTP 429), by yzj.endpoint",
-    "yzj.meeting.call.duration": "logical call duration in s, by yzj.endpoint and yzj.outcome",
+    "yzj.meeting.call.duration": (
+        "logical call duration in s, by yzj.endpoint and yzj.outcome; its count is the calls"
+    ),
     "yzj.meeting.token.waits": "calls that waited for a token, by yzj.kind and yzj.outcome",
     "yzj.meeting.token.requests": "token endpoint requests, by yzj.endpoint",
-    "yzj.meeting.quota.wait": "time waited for a rate-limit slot in s, by yzj.endpoint",
+    "yzj.meeting.quota.wait": "waits for a rate-limit slot (1 ms or more) in s, by yzj.endpoint",
 }
 """The metric names ``Telemetry`` records, with what they count."""
 
+_QUOTA_FLOOR = 0.001
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -133,9 +135,6 @@ class Telemetry:
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
         self.quota_span_threshold = quota_span_threshold
-        self._calls = meter.create_counter(
-            "yzj.meeting.calls", "{call}", METRICS["yzj.meeting.calls"]
-        )
         self._attempts = meter.create_counter(
             "yzj.meeting.attempts", "{attempt}", METRICS["yzj.meeting.attempts"]
         )
@@ -195,20 +194,22 @@ class Telemetry:
     def call_ended(self, ctx: object, end: CallEnd) -> None:
         """End the call's span with its outcome; count it."""
         assert isinstance(ctx, _Call)
-        labels = self._label("yzj.endpoint", end.endpoint, end.outcome)
-        self._calls.add(1, labels)
-        self._duration.record(end.elapsed, labels)
+        # One histogram counts the calls too (as OpenTelemetry's HTTP client duration does).
+        self._duration.record(end.elapsed, self._label("yzj.endpoint", end.endpoint, end.outcome))
         span = ctx.span
         if ctx.recording:
             ctx.flush()
-            span.set_attribute("yzj.attempts", end.attempts)
-            span.set_attribute("yzj.outcome", end.outcome)
-            span.set_attribute("yzj.outcome_unknown", end.outcome_unknown)
+            attributes: dict[str, Any] = {
+                "yzj.attempts": end.attempts,
+                "yzj.outcome": end.outcome,
+                "yzj.outcome_unknown": end.outcome_unknown,
+            }
             if end.error_code is not None:
-                span.set_attribute("yzj.error_code", end.error_code)
+                attributes["yzj.error_code"] = end.error_code
             if end.outcome != "ok":
-                span.set_attribute("error.type", end.outcome)
+                attributes["error.type"] = end.outcome
                 span.set_status(Status(StatusCode.ERROR, end.outcome))
+            span.set_attributes(attributes)
         span.end()
         context.detach(ctx.token)  # type: ignore[arg-type]
 
@@ -259,7 +260,9 @@ class Telemetry:
         self._token_requests.add(1, self._label("yzj.endpoint", endpoint))
 
     def quota_wait(self, tenant: str, interface: str, waited: float) -> None:
-        """Record the wait; a span when it is long enough to matter."""
+        """Record a real wait (a free slot takes microseconds); a span from the threshold on."""
+        if waited < _QUOTA_FLOOR:
+            return
         self._quota.record(waited, self._label("yzj.endpoint", interface))
         if waited >= self.quota_span_threshold:
             self._past_span(
