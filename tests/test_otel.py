@@ -547,3 +547,20 @@ async def test_aiohttp_client_instrumentation_with_the_url_filter_records_no_tok
         v for s in control.spans() for v in _strings(dict(s.attributes or {})) if "accessToken" in v
     ]
     assert leaked  # without the filter the instrumentation records the token
+
+
+def test_the_readme_example_runs() -> None:
+    """The README's Observability example, as printed there."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Observability", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    query = next(line for line in lines if line.startswith("yzj.meeting.queryByDay "))
+    assert "'yzj.attempts': 2" in query
+    assert "'yzj.outcome': 'ok'" in query
+    assert "yzj.meeting.retries {'yzj.endpoint': 'queryByDay'} 1" in lines
+    assert "yzj.meeting.token.requests {'yzj.endpoint': 'getAccessToken'} 1" in lines

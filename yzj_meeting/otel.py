@@ -76,6 +76,15 @@ def provider_configured() -> bool:
     ).__name__.startswith("_Proxy")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("yzj-meeting")
+    except PackageNotFoundError:  # run from a source tree
+        return ""
+
+
 _DEFAULT: Telemetry | None = None
 
 
@@ -130,10 +139,9 @@ class Telemetry:
         meter_provider: metrics.MeterProvider | None = None,
         quota_span_threshold: float = 0.05,
     ) -> None:
-        from . import __version__
-
-        self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
-        meter = metrics.get_meter(_SCOPE, __version__, meter_provider)
+        version = _version()
+        self._tracer = trace.get_tracer(_SCOPE, version, tracer_provider)
+        meter = metrics.get_meter(_SCOPE, version, meter_provider)
         self.quota_span_threshold = quota_span_threshold
         self._attempts = meter.create_counter(
             "yzj.meeting.attempts", "{attempt}", METRICS["yzj.meeting.attempts"]
