@@ -1,4 +1,5 @@
-"""The per-call cost of OpenTelemetry (extra ``otel``): ``python -m benchmarks.telemetry``.
+"""The per-call cost of OpenTelemetry (extra ``otel``): ``python -m benchmarks.telemetry``
+(needs ``opentelemetry-sdk``, which ``.[dev]`` installs).
 
 ``create_meeting`` against a replay transport (the emulator's recorded answer handed back: the
 SDK alone, no sockets), in one process, blocks of calls interleaved round by round, one client

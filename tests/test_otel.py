@@ -564,3 +564,23 @@ def test_the_readme_example_runs() -> None:
     assert "'yzj.outcome': 'ok'" in query
     assert "yzj.meeting.retries {'yzj.endpoint': 'queryByDay'} 1" in lines
     assert "yzj.meeting.token.requests {'yzj.endpoint': 'getAccessToken'} 1" in lines
+
+
+def test_without_the_extra_the_default_is_off_and_true_is_a_clear_error() -> None:
+    script = """
+import sys
+sys.modules["opentelemetry"] = None  # the extra is not installed
+from yzj_meeting import Credentials, MeetingClient, ValidationError
+options = {"credentials": Credentials(eid="e", secret="s"), "base_url": "http://x.invalid"}
+assert MeetingClient(**options)._observer is None
+try:
+    MeetingClient(**options, telemetry=True)
+except ValidationError as exc:
+    print(exc)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "telemetry" in done.stdout
+    assert "pip install 'yzj-meeting[otel]'" in done.stdout
