@@ -427,6 +427,8 @@ def test_telemetry_switch() -> None:
     assert MeetingClient(**base, telemetry=True)._observer is not None
     with pytest.raises(ValidationError, match="telemetry"):
         MeetingClient(**base, observer=telemetry, telemetry=True)
+    with pytest.raises(ValidationError, match="telemetry"):
+        MeetingClient(**base, telemetry="yes")  # type: ignore[arg-type]
     # No global provider is configured in this process: the default stays off.
     assert MeetingClient(**base)._observer is None
 

@@ -493,6 +493,8 @@ def _observer(observer: Observer | None, telemetry: bool | Observer | None) -> O
     if observer is not None:
         raise ValidationError("telemetry", "give observer= or telemetry=, not both")
     if telemetry is not True:
+        if not callable(getattr(telemetry, "call_started", None)):
+            raise ValidationError("telemetry", "must be None, True, False or a Telemetry")
         return telemetry
     try:
         from .otel import default_telemetry
