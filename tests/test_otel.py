@@ -524,6 +524,8 @@ async def test_aiohttp_client_instrumentation_with_the_url_filter_records_no_tok
                 service.expire_tokens()
                 await client.create_meeting(_create(1))
                 second = await client.token_provider.token()
+                service.faults = Faults(script=["drop_before", "server_error"])
+                await client.query_by_day(QueryByDay(START))  # a failed HTTP span records it
         finally:
             instrumentor.uninstrument()
         return capture, {first, second, SECRET}
@@ -533,7 +535,9 @@ async def test_aiohttp_client_instrumentation_with_the_url_filter_records_no_tok
     http = [s for s in spans if s.kind.name == "CLIENT"]
     by_id = {s.context.span_id: s for s in spans}
     urls = [str(s.attributes.get("http.url") or s.attributes.get("url.full")) for s in http]
-    assert len(http) == 5  # getAccessToken, queryByDay, create (refused), refreshToken, create
+    # getAccessToken, queryByDay, create (refused), refreshToken, create, queryByDay x3
+    assert len(http) == 8
+    assert any(e.name == "exception" for s in http for e in s.events)  # the dropped one
     assert all(u.startswith("http://127.0.0.1:") and "?" not in u for u in urls)
     assert {by_id[s.parent.span_id].name for s in http if s.parent} >= {
         "yzj.meeting.queryByDay",
@@ -541,6 +545,7 @@ async def test_aiohttp_client_instrumentation_with_the_url_filter_records_no_tok
     }
     captured = [v for s in spans for v in _strings(dict(s.attributes or {}))]
     captured += [v for s in spans for e in s.events for v in _strings(dict(e.attributes or {}))]
+    captured += [str(s.status.description) for s in spans]
     captured += [v for rows in capture.points().values() for a, _ in rows for v in _strings(a)]
     assert [v for v in captured if any(secret in v for secret in secrets)] == []
 
