@@ -122,6 +122,11 @@ def _enum_reader(cls: type[enum.Enum]) -> Reader:
     return read
 
 
+def _extra(where: str) -> dict[str, str]:
+    """The ``extra`` of a log record about an answer: ``where`` starts with the endpoint."""
+    return {"endpoint": where.partition("[")[0].partition(".")[0]}
+
+
 def _tuple_reader(inner: Reader, where: str) -> Reader:
     """A list (a lone scalar is a list of one); an unreadable item is dropped with a log."""
 
@@ -135,7 +140,7 @@ def _tuple_reader(inner: Reader, where: str) -> Reader:
             try:
                 result = inner(item)
             except (_Odd, _Unreadable) as exc:
-                log.debug("answer %s[%d] dropped: %s", where, i, exc)
+                log.debug("answer %s[%d] dropped: %s", where, i, exc, extra=_extra(where))
                 continue
             if result is not None:
                 out.append(result)
@@ -245,7 +250,7 @@ def _read_model(
             except (_Odd, _Unreadable) as exc:
                 if field.required:
                     raise _Unreadable(f"{where}.{wire}: {exc}") from None
-                log.debug("answer field %s.%s dropped: %s", where, wire, exc)
+                log.debug("answer field %s.%s dropped: %s", where, wire, exc, extra=_extra(where))
         if value is not None:
             values[field.name] = value
         elif field.required:
@@ -289,7 +294,7 @@ def read_page(
         try:
             items.append(_read_model(cls, item, f"{endpoint}[{i}]", aliases))
         except _Unreadable as exc:
-            log.warning("answer item dropped: %s", exc)
+            log.warning("answer item dropped: %s", exc, extra=_extra(endpoint))
     return Page(items, received=len(data))
 
 

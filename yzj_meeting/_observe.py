@@ -7,11 +7,12 @@ unobserved client pays nothing. No event ever carries the token, the secret or a
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["CallEnd", "Observer"]
+__all__ = ["CallEnd", "Observer", "SyncObserver"]
 
 
 @attrs.frozen
@@ -61,4 +62,34 @@ class Observer(Protocol):
 
     def quota_wait(self, tenant: str, interface: str, waited: float) -> None:
         """A call waited ``waited`` seconds for its rate-limit slot."""
+        ...
+
+    # Optional: ``token_request(tenant, endpoint)`` is called, when the observer has it, each
+    # time the client's own ``TokenProvider`` sends a request to a token endpoint.
+
+
+@runtime_checkable
+class SyncObserver(Protocol):
+    """Optional hooks of an observer that also follows sync runs (``sync.apply``).
+
+    ``*_started`` runs in the task that goes on to do the work and may make its context
+    current there; ``*_ended`` gets the value back in that same task.
+    """
+
+    def sync_started(self, tenant: str) -> object:
+        """A sync run starts."""
+        ...
+
+    def sync_ended(
+        self, ctx: object, counts: Mapping[str, int] | None, error: BaseException | None
+    ) -> None:
+        """The run ended with ``counts`` (``None`` when ``error`` stopped it)."""
+        ...
+
+    def action_started(self, key: str, action: str) -> object:
+        """One key's action (``create``, ``modify``, ``reconcile``, ...) starts."""
+        ...
+
+    def action_ended(self, ctx: object, result: str | None, error: BaseException | None) -> None:
+        """The key's action ended: the count it landed in, or its error."""
         ...

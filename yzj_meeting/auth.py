@@ -147,6 +147,8 @@ class TokenProvider:
         self._flight: asyncio.Future[_Token] | None = None
         self.token_requests = 0
         """How many token endpoint calls this provider made (for tests and metrics)."""
+        self.on_request: Callable[[str, str], None] | None = None
+        """Called with (tenant, endpoint) before each token endpoint call (telemetry)."""
 
     def __repr__(self) -> str:
         return f"TokenProvider({self.credentials!r}, base_url={self._base_url!r})"
@@ -248,6 +250,8 @@ class TokenProvider:
 
             transport = self._transport = AiohttpTransport()
         self.token_requests += 1
+        if self.on_request is not None:
+            self.on_request(self._tenant, endpoint)
         response = await transport.send(request)
         try:
             data = decode_envelope(

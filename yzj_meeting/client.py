@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Iterable
 from types import TracebackType
@@ -100,8 +101,11 @@ class MeetingClient:
     any 60-second window (``None``: no client-side limit); ``rate_limiter`` (any ``Limiter``)
     replaces that window. ``max_in_flight`` caps requests on the wire at once. ``timeout`` is
     the default per attempt. ``on_attempt`` is called after every attempt with an ``Attempt``;
-    ``observer`` receives the tracing events of ``_observe.Observer``. ``clock``, ``sleep``
-    and ``random`` are injectable for tests.
+    ``observer`` receives the tracing events of ``_observe.Observer``. ``telemetry``: OpenTelemetry
+    spans and metrics (extra ``otel``, see ``yzj_meeting.otel``): ``None`` switches them on
+    when the application has configured a global tracer or meter provider, ``True`` always,
+    ``False`` never; a ``yzj_meeting.otel.Telemetry`` uses its own providers. ``clock``,
+    ``sleep`` and ``random`` are injectable for tests.
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class MeetingClient:
         timeout: Timeout | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
         observer: Observer | None = None,
+        telemetry: bool | Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         random: Callable[[], float] = random.random,
@@ -150,6 +155,9 @@ class MeetingClient:
         if rate_limiter is None and calls_per_minute is not None:
             rate_limiter = RateLimiter(calls_per_minute, clock=clock, sleep=sleep)
         self.max_in_flight = max_in_flight
+        observer = self._observer = _observer(observer, telemetry)
+        if self._owns_tokens and isinstance(token_provider, TokenProvider):
+            token_provider.on_request = getattr(observer, "token_request", None)
         self._sender = Sender(
             base_url=self._base_url,
             transport=transport,
@@ -469,6 +477,32 @@ def _check_options(
         not isinstance(calls_per_minute, int) or calls_per_minute < 1
     ):
         raise ValidationError("calls_per_minute", "must be an int >= 1, or None")
+
+
+def _observer(observer: Observer | None, telemetry: bool | Observer | None) -> Observer | None:
+    """The observer a client reports to: ``observer``, or OpenTelemetry's per ``telemetry``."""
+    if telemetry is None:
+        # Nothing is imported unless the application already loaded OpenTelemetry's API.
+        if observer is not None or "opentelemetry.trace" not in sys.modules:
+            return observer
+        from .otel import default_telemetry, provider_configured
+
+        return default_telemetry() if provider_configured() else None
+    if telemetry is False:
+        return observer
+    if observer is not None:
+        raise ValidationError("telemetry", "give observer= or telemetry=, not both")
+    if telemetry is not True:
+        if not callable(getattr(telemetry, "call_started", None)):
+            raise ValidationError("telemetry", "must be None, True, False or a Telemetry")
+        return telemetry
+    try:
+        from .otel import default_telemetry
+    except ImportError:
+        raise ValidationError(
+            "telemetry", "needs the otel extra: pip install 'yzj-meeting[otel]'"
+        ) from None
+    return default_telemetry()
 
 
 def error_may_have_acted(error: BaseException) -> bool:

@@ -26,6 +26,7 @@ from ..models import (
     QueryByDay,
     RepeatMeeting,
 )
+from ._trace import observed, observed_run
 from .entry import Entry
 from .exclusions import cancel_excluded
 from .journal import Intent, JournalRow
@@ -118,6 +119,7 @@ def dry_result(actions: Sequence[Action]) -> SyncResult:
     return result
 
 
+@observed
 async def apply(
     client: MeetingClient,
     journal: SyncJournal,
@@ -134,6 +136,7 @@ async def apply(
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
     runner = _Runner(client, journal, prune, await journal.mapped_ids())
+    run = observed_run(client, runner.run)  # a span per key when traced
     result = SyncResult()
     lookups: list[Action] = []
     work: list[Action] = []
@@ -180,7 +183,7 @@ async def apply(
     for phase in (lookups, work):
         if phase:
             await client.run_many(
-                [_Item(action, runner.run) for action in phase],
+                [_Item(action, run) for action in phase],
                 concurrency=concurrency,
                 on_outcome=landed,
                 collect=False,  # every outcome is handled in ``landed``

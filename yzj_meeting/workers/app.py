@@ -87,11 +87,11 @@ async def _sync_job(context: JobContext, eid: str, schedule: str) -> None:
         )
     except (TenantError, ScheduleError) as exc:
         # Retrying cannot help; the run is recorded for ``status``.
-        log.error("tenant %s: not synced: %s", eid, type(exc).__name__)
+        log.error("tenant %s: not synced: %s", eid, type(exc).__name__, extra={"tenant": eid})
         return
     if not result.ok:
         raise SyncIncomplete(f"tenant {eid}: {result.failed} keys failed")
-    log.info("tenant %s: synced %s", eid, result.counts())
+    log.info("tenant %s: synced %s", eid, result.counts(), extra={"tenant": eid})
 
 
 async def _resync_job(context: JobContext, timestamp: int) -> None:
