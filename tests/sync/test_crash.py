@@ -288,7 +288,7 @@ def converge(
             break
     assert counts["failed"] == 0, counts
     again = runner.complete(schedule, prune=True)
-    assert again == {"created": 0, "modified": 0, "cancelled": 0, "unchanged": size, "failed": 0}
+    assert again == {"created": 0, "adopted": 0, "modified": 0, "cancelled": 0, "unchanged": size, "failed": 0}
     return check_service(tmp_path, server["state"], schedule)
 
 

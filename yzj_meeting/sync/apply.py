@@ -8,7 +8,6 @@ concurrency. A failed key is counted and reported; the others go on.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
@@ -21,11 +20,11 @@ from ..errors import ValidationError
 from ..models import (
     BatchCancel,
     CancelMeeting,
-    CreateMeeting,
     MeetingStatus,
     QueryByDay,
     RepeatMeeting,
 )
+from .adopt import Finder, adopt, days_to_read, find_in_doubt
 from .entry import Entry
 from .journal import Intent, JournalRow
 from .journal_protocol import SyncJournal
@@ -33,7 +32,7 @@ from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_f
 
 __all__ = ["ItemError", "SyncResult", "apply", "dry_result", "plan_sync", "sync"]
 
-COUNTS = ("created", "modified", "cancelled", "unchanged", "failed")
+COUNTS = ("created", "adopted", "modified", "cancelled", "unchanged", "failed")
 
 
 @attrs.frozen
@@ -53,9 +52,11 @@ class ItemError:
 @attrs.define
 class SyncResult:
     """What a sync did: counts per outcome, plus ``kept`` (gone from the schedule, not pruned)
-    and one ``ItemError`` per failed key."""
+    and one ``ItemError`` per failed key. ``adopted``: keys found already on the service
+    (exactly as desired) and mapped instead of created."""
 
     created: int = 0
+    adopted: int = 0
     modified: int = 0
     cancelled: int = 0
     unchanged: int = 0
@@ -66,7 +67,7 @@ class SyncResult:
     """The plan, for a dry run (``sync(..., dry_run=True)``); ``None`` after a real sync."""
 
     def counts(self) -> dict[str, int]:
-        """``{"created", "modified", "cancelled", "unchanged", "failed"}``."""
+        """``{"created", "adopted", "modified", "cancelled", "unchanged", "failed"}``."""
         return {name: getattr(self, name) for name in COUNTS}
 
     @property
@@ -133,6 +134,9 @@ async def apply(
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
     runner = _Runner(client, journal, prune, await journal.mapped_ids())
+    runner.finder = Finder(client, runner.mapped, concurrency)
+    # Every day an adoption may look at is read before anything is created (see adopt.py).
+    await runner.finder.prefetch(days_to_read(actions))
     result = SyncResult()
     lookups: list[Action] = []
     work: list[Action] = []
@@ -202,7 +206,7 @@ class _Runner:
         self.journal = journal
         self.prune = prune
         self.mapped = mapped  # ids some key maps: never adopted by a lookup
-        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self.finder = Finder(client, mapped)
 
     async def run(self, action: Action) -> str | None:
         """Carry out one action; the name of the count it lands in (``None``: none)."""
@@ -211,6 +215,8 @@ class _Runner:
             return await self._reconcile(action)
         if kind is ActionKind.CREATE:
             assert action.entry is not None
+            if await adopt(self.finder, self.journal, action.key, action.entry):
+                return "adopted"
             await self._create(action.key, action.entry)
             return "created"
         if kind is ActionKind.MODIFY:
@@ -274,30 +280,14 @@ class _Runner:
         assert row is not None
         assert row.intent is not None
         if row.pending == "create":
-            intent = row.intent
-            assert intent.openid
-            assert intent.title
-            assert intent.start is not None
-            assert intent.end is not None
-            probe = CreateMeeting(
-                openid=intent.openid,
-                title=intent.title,
-                start_date=from_ms(intent.start),
-                end_date=from_ms(intent.end),
-            )
-            identity = (intent.openid, intent.title, intent.start, intent.end)
-            # Keys in doubt with the same identity take turns, so one found meeting is adopted
-            # by one key and the next one sees it excluded.
-            async with self._locks.setdefault(identity, asyncio.Lock()):
-                found = await self.client.find_existing(probe, exclude=self.mapped)
-                if found is not None:
-                    self.mapped.add(found.id)
-                    await self.journal.adopt(key, found.id)
-                else:
-                    await self.journal.forget(key)
-                next_action = plan_key(key, entry, await self.journal.get(key), prune=self.prune)
-                if next_action.kind is ActionKind.CREATE:
-                    return await self.run(next_action)
+            # The meeting the lost create sent, recognised exactly (a twin is not it); the
+            # claim is one-to-one, so two keys in doubt never take the same meeting.
+            found = await find_in_doubt(self.finder, row.intent, entry)
+            if found is not None:
+                await self.journal.adopt(key, found)
+            else:
+                await self.journal.forget(key)
+            next_action = plan_key(key, entry, await self.journal.get(key), prune=self.prune)
             if found is not None and next_action.kind is ActionKind.UNCHANGED:
                 return "created"  # the lost create did happen, and is what the entry says
             return await self.run(next_action)

@@ -1,0 +1,270 @@
+"""Adopt before create: find the live meeting that already is exactly a key's desired meeting.
+
+A key the journal does not map (a lost, deleted or other journal; a create in doubt) may
+already have its meeting on the service. Before creating it, the sync looks for a live meeting
+equal to it on every field the service reports: ``queryByDay`` (creator, title, start, end,
+place, room, type, content, reminder) and ``meeting/detail`` (attendees, organisers, minutes,
+the series' rule and repeat end, whether it is a series parent, an occurrence or a single
+meeting). ``signature`` is that comparison's value for a request model, ``service_signature``
+for what the service holds (``match``); a create intent records the signature of what it
+sends, so a create in doubt is recognised exactly, whatever the key's entry says now.
+
+``Finder`` does the lookups of one run: one ``queryByDay`` per distinct day, fetched before any
+create of the run is sent (``prefetch``) and shared by every key, one ``detail`` per candidate,
+and a one-to-one assignment: a meeting is claimed by one key at most, never one a journal row
+maps (n identical desired meetings and m identical live ones: min(n, m) adopted). A series is
+matched by its parent and its occurrence set: the parent's detail gives its rule and repeat
+end, and one ``queryByRange`` over the series' span must show a live occurrence at every start
+the rule gives.
+
+``topState`` (important) is reported by no read: an adopted meeting is assumed to hold the one
+its key asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from .._convert import from_ms, to_ms
+from ..client import MeetingClient
+from ..details import GetMeeting, MeetingDetail, QueryByRange
+from ..models import (
+    CreateMeeting,
+    MeetingInfo,
+    MeetingStatus,
+    QueryByDay,
+    Repeat,
+    RepeatMeeting,
+)
+from .entry import Entry
+from .journal import Intent
+from .journal_protocol import SyncJournal
+from .match import service_signature, signature
+from .plan import Action, ActionKind, intent_for
+from .recurrence import series_occurrences
+
+__all__ = [
+    "Finder",
+    "Lookups",
+    "Probe",
+    "adopt",
+    "days_to_read",
+    "find_in_doubt",
+    "occurrence_starts",
+]
+
+_DAY_MS = 86_400_000
+_SHANGHAI_MS = 8 * 3_600_000
+
+
+def _day(ms: int) -> int:
+    return (ms + _SHANGHAI_MS) // _DAY_MS
+
+
+def occurrence_starts(first: datetime, repeat: int, repeat_end: datetime) -> tuple[int, ...]:
+    """The starts (epoch ms) of a series' occurrences on the Asia/Shanghai calendar."""
+    return tuple(to_ms(s) for s in series_occurrences(first, Repeat(repeat), repeat_end))
+
+
+@attrs.frozen
+class Probe:
+    """What to look for: the identity a candidate must have on its day (creator, title,
+    start, end, in epoch ms) and the ``signature`` it must have."""
+
+    openid: str
+    title: str
+    start: int
+    end: int
+    signature: str
+    series: bool = False
+
+    @classmethod
+    def of(cls, model: CreateMeeting | RepeatMeeting) -> Probe:
+        """The probe of the meeting ``model`` creates."""
+        return cls(
+            openid=model.openid,
+            title=model.title,
+            start=to_ms(model.start_date),
+            end=to_ms(model.end_date),
+            signature=signature(model),
+            series=isinstance(model, RepeatMeeting),
+        )
+
+    def could_be(self, info: MeetingInfo) -> bool:
+        """Whether ``info`` is live and has this identity (worth a detail call)."""
+        return (
+            info.title == self.title
+            and to_ms(info.start_date) == self.start
+            and to_ms(info.end_date) == self.end
+            and info.openid in (None, self.openid)
+            and info.meeting_status is not MeetingStatus.DELETED
+        )
+
+
+@attrs.define
+class Lookups:
+    """How many reads a ``Finder`` sent."""
+
+    days: int = 0
+    details: int = 0
+    ranges: int = 0
+
+
+class Finder:
+    """The lookups of one sync run against ``client``; ``mapped`` holds every id some key
+    maps (the journal's, and each one claimed), shared with the caller and never claimed."""
+
+    def __init__(self, client: MeetingClient, mapped: set[str], concurrency: int = 8) -> None:
+        self.client = client
+        self.mapped = mapped
+        self.lookups = Lookups()
+        self._days: dict[int, asyncio.Future[list[MeetingInfo]]] = {}
+        self._details: dict[str, asyncio.Future[MeetingDetail]] = {}
+        self._gate = asyncio.Semaphore(concurrency)
+        self._sealed = False
+
+    async def prefetch(self, starts: Iterable[int]) -> None:
+        """Read the days of ``starts`` (epoch ms) now, before anything is created: a meeting
+        this run creates is then in no day read, so it is never taken for one found. After
+        this, ``claim`` looks only at the days read here."""
+        days = {_day(ms): ms for ms in starts}
+        await asyncio.gather(*(self.day(ms) for d, ms in days.items() if d not in self._days))
+        self._sealed = True
+
+    async def snapshot(self, ms: int) -> list[MeetingInfo]:
+        """The day of ``ms`` as read before the run's first create (empty if it was not)."""
+        if self._sealed and _day(ms) not in self._days:
+            return []
+        return await self.day(ms)
+
+    async def day(self, ms: int) -> list[MeetingInfo]:
+        """The meetings of the Shanghai day of ``ms`` (one ``queryByDay`` per day and run)."""
+        key = _day(ms)
+        future = self._days.get(key)
+        if future is None:
+            future = self._days[key] = asyncio.get_running_loop().create_future()
+            try:
+                async with self._gate:
+                    self.lookups.days += 1
+                    infos = await self.client.query_by_day(QueryByDay(from_ms(ms)))
+            except BaseException as exc:
+                del self._days[key]  # a later key asks again
+                future.set_exception(exc)
+                future.exception()  # retrieved: the waiters (if any) get it too
+                raise
+            future.set_result(infos)
+        return await asyncio.shield(future)
+
+    async def detail(self, meeting_id: str) -> MeetingDetail:
+        """``meeting/detail`` of ``meeting_id`` (once per run)."""
+        future = self._details.get(meeting_id)
+        if future is None:
+            future = self._details[meeting_id] = asyncio.get_running_loop().create_future()
+            try:
+                async with self._gate:
+                    self.lookups.details += 1
+                    found = await self.client.get_meeting(GetMeeting(meeting_id))
+            except BaseException as exc:
+                del self._details[meeting_id]
+                future.set_exception(exc)
+                future.exception()
+                raise
+            future.set_result(found)
+        return await asyncio.shield(future)
+
+    async def claim(self, probe: Probe) -> str | None:
+        """The id of a live meeting exactly matching ``probe`` that no key maps, now mapped
+        (claimed); ``None`` when there is none."""
+        for info in await self.snapshot(probe.start):
+            if info.id in self.mapped or not probe.could_be(info):
+                continue
+            detail = await self.detail(info.id)
+            if service_signature(info, detail) != probe.signature:
+                continue
+            if probe.series and not await self._occurrences_live(info, detail):
+                continue
+            if info.id in self.mapped:
+                continue  # claimed by another key while this one looked
+            self.mapped.add(info.id)
+            return info.id
+        return None
+
+    async def _occurrences_live(self, parent: MeetingInfo, detail: MeetingDetail) -> bool:
+        """Whether every occurrence the parent's rule gives is live, at its start."""
+        if detail.repeat is None or detail.repeat_end_date is None:
+            return False
+        starts = occurrence_starts(parent.start_date, int(detail.repeat), detail.repeat_end_date)
+        if len(starts) == 1:
+            return True
+        last = max(starts)
+        self.lookups.ranges += 1
+        found = await self.client.query_by_range(
+            QueryByRange(from_ms(min(starts)), from_ms(last + 1))
+        )
+        duration = to_ms(parent.end_date) - to_ms(parent.start_date)
+        live = {
+            to_ms(info.start_date)
+            for info in found
+            if info.title == parent.title
+            and info.openid in (None, parent.openid)
+            and to_ms(info.end_date) - to_ms(info.start_date) == duration
+            and info.meeting_status is not MeetingStatus.DELETED
+        }
+        return live.issuperset(starts)
+
+
+def days_to_read(actions: Iterable[Action]) -> list[int]:
+    """The starts (epoch ms) whose days the adoptions of ``actions`` may read: those of the
+    creates, and of the keys in doubt (what a create sent, and what the key asks for now)."""
+    starts: list[int] = []
+    for action in actions:
+        if action.kind is ActionKind.CREATE and action.entry is not None:
+            starts.append(to_ms(action.entry.model.start_date))
+        elif action.kind is ActionKind.RECONCILE and action.row is not None:
+            intent = action.row.intent
+            if action.row.pending == "create" and intent is not None and intent.start is not None:
+                starts.append(intent.start)
+            if action.entry is not None:
+                starts.append(to_ms(action.entry.model.start_date))
+    return starts
+
+
+async def adopt(finder: Finder, journal: SyncJournal, key: str, entry: Entry) -> bool:
+    """Map ``key`` (which the journal does not map) to a live meeting that exactly is its
+    entry's, if one is unclaimed: journaled as a create that is known to have happened."""
+    found = await finder.claim(Probe.of(entry.model))
+    if found is None:
+        return False
+    # Killed between the two steps, the key is a create in doubt, and its intent's signature
+    # finds this meeting again on the next run.
+    await journal.begin(key, intent_for("create", entry))
+    await journal.adopt(key, found)
+    return True
+
+
+async def find_in_doubt(finder: Finder, intent: Intent, entry: Entry | None) -> str | None:
+    """Claim the meeting a create in doubt made, if it made one: the live meeting with the
+    signature of what it sent (journaled by this version with the intent). An intent of an
+    older version without one is matched through the key's entry when that is what it sent,
+    else on creator, title, start and end (and the key is then modified if it differs)."""
+    assert intent.openid is not None
+    assert intent.title is not None
+    assert intent.start is not None
+    assert intent.end is not None
+    wanted = intent.signature
+    if wanted is None and entry is not None and entry.fingerprint == intent.fingerprint:
+        wanted = signature(entry.model)
+    if wanted is not None:
+        probe = Probe(intent.openid, intent.title, intent.start, intent.end, wanted, intent.series)
+        return await finder.claim(probe)
+    for info in await finder.snapshot(intent.start):
+        if info.id not in finder.mapped and Probe(
+            intent.openid, intent.title, intent.start, intent.end, ""
+        ).could_be(info):
+            finder.mapped.add(info.id)
+            return info.id
+    return None
