@@ -43,7 +43,12 @@ class Journals:
         self.count = 0
 
     async def sync(
-        self, client: MeetingClient, records: list[dict[str, Any]], *, fresh: bool = False, **kw: Any
+        self,
+        client: MeetingClient,
+        records: list[dict[str, Any]],
+        *,
+        fresh: bool = False,
+        **kw: Any,
     ) -> SyncResult:
         if fresh:
             self.count += 1
@@ -212,9 +217,8 @@ async def test_series_matched_by_parent_and_occurrence_set(
     assert (result.adopted, result.created) == (1, 0)
     assert (await journals.rows())["s"].meeting_id == parent.id
     # An occurrence cancelled on its own: the occurrence set differs.
-    last = max(
-        (m for m in service.meetings.values() if m.batch_id == parent.id), key=lambda m: m.start_date
-    )
+    members = [m for m in service.meetings.values() if m.batch_id == parent.id]
+    last = max(members, key=lambda m: m.start_date)
     last.status = STATUS_CANCELLED
     result = await journals.sync(client, [series("s")], fresh=True)
     assert (result.adopted, result.created) == (0, 1)
@@ -225,7 +229,8 @@ async def test_an_occurrence_is_never_adopted_as_a_single_meeting(
 ) -> None:
     await journals.sync(client, [series("s", attendees=None)])
     one = single("o", title="Series s", start="2026-12-14T09:00:00+08:00",
-                 end="2026-12-14T09:15:00+08:00", attendees=None, place=None, reminder=None)  # fmt: skip
+                 end="2026-12-14T09:15:00+08:00", attendees=None, place=None,
+                 reminder=None)  # fmt: skip
     result = await journals.sync(client, [one], fresh=True)
     assert (result.adopted, result.created) == (0, 1)
 
@@ -242,7 +247,8 @@ async def test_twin_creates_in_doubt_only_one_arrived(
     first = await journals.sync(client, [a, b], concurrency=1)
     assert first.failed == 2
     rows = await journals.rows()
-    assert rows["a"].in_doubt and rows["b"].in_doubt
+    assert rows["a"].in_doubt
+    assert rows["b"].in_doubt
     assert len(live(service, "Slot")) == 1
     result = await journals.sync(client, [a, b])
     assert result.ok
