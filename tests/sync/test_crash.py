@@ -15,6 +15,7 @@ machine): fewer interpreter starts, more kill points.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -227,10 +228,8 @@ class Runner:
             pid = int(self.forker.stdout.readline())
             self.runs += 1
             time.sleep(self.rnd.uniform(0.02, 0.5))
-            try:
+            with contextlib.suppress(ProcessLookupError):  # ended (not reaped: a zombie)
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:  # pragma: no cover - reaped already
-                pass
             status = int(self.forker.stdout.readline())
             if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
                 self.kills += 1
