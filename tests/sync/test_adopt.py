@@ -299,3 +299,37 @@ async def test_signature_of_the_request_equals_that_of_the_stored_meeting(
         ]
         detail = await client.get_meeting(GetMeeting(meeting_id))
         assert service_signature(info, detail) == signature(entry.model)
+
+
+async def test_a_day_that_cannot_be_read_fails_its_keys_and_creates_nothing(
+    client: MeetingClient, service: FakeService, journals: Journals
+) -> None:
+    other_day = single("b", start="2026-12-02T09:30:00+08:00", end="2026-12-02T10:30:00+08:00")
+    await journals.sync(client, [single("a")])
+    # Every attempt (three) of the first day's read fails; the second day is read.
+    service.faults = Faults(script=["server_error"] * 3)
+    result = await journals.sync(client, [single("a"), other_day], fresh=True, concurrency=1)
+    assert (result.failed, result.created, result.adopted) == (1, 1, 0)
+    assert "server" in result.errors[0].error.lower()
+    assert len(live(service, "Meeting a")) == 1  # not created blindly
+    assert (await journals.sync(client, [single("a"), other_day])).adopted == 1
+    assert len(live(service, "Meeting a")) == 1
+
+
+async def test_a_create_in_doubt_of_an_older_version_without_a_signature(
+    client: MeetingClient, service: FakeService, tmp_path: Path
+) -> None:
+    import attrs
+
+    from yzj_meeting.sync.plan import intent_for
+
+    (entry,) = entries(single("a"))
+    await client.create_meeting(entry.model)  # sent, then the process died
+    async with await Journal.open(tmp_path / "old.sqlite3", TARGET) as journal:
+        await journal.begin("a", attrs.evolve(intent_for("create", entry), signature=None))
+        result = await sync(client, journal, [entry])
+        assert (result.created, result.failed) == (1, 0)  # the lost create did happen
+        assert len(live(service, "Meeting a")) == 1
+        row = await journal.get("a")
+        assert row is not None
+        assert row.meeting_id == live(service, "Meeting a")[0].id

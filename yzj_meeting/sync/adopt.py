@@ -126,17 +126,31 @@ class Finder:
         self._details: dict[str, asyncio.Future[MeetingDetail]] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self._sealed = False
+        self._unread: dict[int, Exception] = {}
+        self._index: dict[int, dict[tuple[str, int, int], list[MeetingInfo]]] = {}
 
     async def prefetch(self, starts: Iterable[int]) -> None:
         """Read the days of ``starts`` (epoch ms) now, before anything is created: a meeting
         this run creates is then in no day read, so it is never taken for one found. After
         this, ``claim`` looks only at the days read here."""
-        days = {_day(ms): ms for ms in starts}
-        await asyncio.gather(*(self.day(ms) for d, ms in days.items() if d not in self._days))
+        days = [ms for d, ms in {_day(ms): ms for ms in starts}.items() if d not in self._days]
+        outcomes = await asyncio.gather(*(self.day(ms) for ms in days), return_exceptions=True)
+        for ms, outcome in zip(days, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                self._unread[_day(ms)] = outcome
         self._sealed = True
 
     async def snapshot(self, ms: int) -> list[MeetingInfo]:
-        """The day of ``ms`` as read before the run's first create (empty if it was not)."""
+        """The day of ``ms`` as read before the run's first create (empty if it was not).
+
+        A day whose read failed raises that error: its keys fail (nothing is created
+        without having looked) and are tried again by the next run.
+        """
+        error = self._unread.get(_day(ms))
+        if error is not None:
+            raise error.with_traceback(None)
         if self._sealed and _day(ms) not in self._days:
             return []
         return await self.day(ms)
@@ -176,11 +190,24 @@ class Finder:
             future.set_result(found)
         return await asyncio.shield(future)
 
+    async def candidates(self, probe: Probe) -> list[MeetingInfo]:
+        """The live meetings of the probe's day (as read before any create) that have its
+        identity, found through an index of the day (built once)."""
+        meetings = await self.snapshot(probe.start)
+        index = self._index.get(_day(probe.start))
+        if index is None:
+            index = self._index[_day(probe.start)] = {}
+            for info in meetings:
+                key = (info.title, to_ms(info.start_date), to_ms(info.end_date))
+                index.setdefault(key, []).append(info)
+        same = index.get((probe.title, probe.start, probe.end), ())
+        return [info for info in same if probe.could_be(info)]
+
     async def claim(self, probe: Probe) -> str | None:
         """The id of a live meeting exactly matching ``probe`` that no key maps, now mapped
         (claimed); ``None`` when there is none."""
-        for info in await self.snapshot(probe.start):
-            if info.id in self.mapped or not probe.could_be(info):
+        for info in await self.candidates(probe):
+            if info.id in self.mapped:
                 continue
             detail = await self.detail(info.id)
             if service_signature(info, detail) != probe.signature:
@@ -261,10 +288,9 @@ async def find_in_doubt(finder: Finder, intent: Intent, entry: Entry | None) -> 
     if wanted is not None:
         probe = Probe(intent.openid, intent.title, intent.start, intent.end, wanted, intent.series)
         return await finder.claim(probe)
-    for info in await finder.snapshot(intent.start):
-        if info.id not in finder.mapped and Probe(
-            intent.openid, intent.title, intent.start, intent.end, ""
-        ).could_be(info):
+    loose = Probe(intent.openid, intent.title, intent.start, intent.end, "", intent.series)
+    for info in await finder.candidates(loose):
+        if info.id not in finder.mapped:
             finder.mapped.add(info.id)
             return info.id
     return None

@@ -133,8 +133,7 @@ async def apply(
     actions = list(actions)
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
-    runner = _Runner(client, journal, prune, await journal.mapped_ids())
-    runner.finder = Finder(client, runner.mapped, concurrency)
+    runner = _Runner(client, journal, prune, await journal.mapped_ids(), concurrency)
     # Every day an adoption may look at is read before anything is created (see adopt.py).
     await runner.finder.prefetch(days_to_read(actions))
     result = SyncResult()
@@ -201,12 +200,19 @@ class _Item:
 
 
 class _Runner:
-    def __init__(self, client: MeetingClient, journal: SyncJournal, prune: bool, mapped: set[str]):
+    def __init__(
+        self,
+        client: MeetingClient,
+        journal: SyncJournal,
+        prune: bool,
+        mapped: set[str],
+        concurrency: int = 8,
+    ):
         self.client = client
         self.journal = journal
         self.prune = prune
         self.mapped = mapped  # ids some key maps: never adopted by a lookup
-        self.finder = Finder(client, mapped)
+        self.finder = Finder(client, mapped, concurrency)
 
     async def run(self, action: Action) -> str | None:
         """Carry out one action; the name of the count it lands in (``None``: none)."""
