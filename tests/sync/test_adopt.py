@@ -102,8 +102,8 @@ async def test_a_lost_journal_costs_lookups_not_duplicates(
     }
     assert len(service.meetings) == meetings  # nothing created
     calls = Counter(c.endpoint for c in service.calls[before:])
-    # three distinct days, one detail per candidate, one range for the series' occurrences
-    assert calls == {"queryByDay": 3, "detail": 4, "queryByRange": 1}
+    # three distinct days, one detail per candidate, and the three other days of the series
+    assert calls == {"queryByDay": 3 + 3, "detail": 4}
     rows = await journals.rows()
     assert {k: service.meetings[r.meeting_id].title for k, r in rows.items()} == {
         "a": "Meeting a",

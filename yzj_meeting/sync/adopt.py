@@ -14,8 +14,8 @@ create of the run is sent (``prefetch``) and shared by every key, one ``detail``
 and a one-to-one assignment: a meeting is claimed by one key at most, never one a journal row
 maps (n identical desired meetings and m identical live ones: min(n, m) adopted). A series is
 matched by its parent and its occurrence set: the parent's detail gives its rule and repeat
-end, and one ``queryByRange`` over the series' span must show a live occurrence at every start
-the rule gives.
+end, and the days of the occurrences (read once per run, like every day) must show a live
+occurrence at every start the rule gives.
 
 ``topState`` (important) is reported by no read: an adopted meeting is assumed to hold the one
 its key asks for.
@@ -31,7 +31,7 @@ import attrs
 
 from .._convert import from_ms, to_ms
 from ..client import MeetingClient
-from ..details import GetMeeting, MeetingDetail, QueryByRange
+from ..details import GetMeeting, MeetingDetail
 from ..models import (
     CreateMeeting,
     MeetingInfo,
@@ -111,7 +111,6 @@ class Lookups:
 
     days: int = 0
     details: int = 0
-    ranges: int = 0
 
 
 class Finder:
@@ -128,6 +127,8 @@ class Finder:
         self._sealed = False
         self._unread: dict[int, Exception] = {}
         self._index: dict[int, dict[tuple[str, int, int], list[MeetingInfo]]] = {}
+        self._index_of: dict[int, list[MeetingInfo]] = {}
+        self._snapshot_days: set[int] = set()
 
     async def prefetch(self, starts: Iterable[int]) -> None:
         """Read the days of ``starts`` (epoch ms) now, before anything is created: a meeting
@@ -140,6 +141,7 @@ class Finder:
                 if not isinstance(outcome, Exception):
                     raise outcome
                 self._unread[_day(ms)] = outcome
+        self._snapshot_days.update(self._days)
         self._sealed = True
 
     async def snapshot(self, ms: int) -> list[MeetingInfo]:
@@ -151,7 +153,7 @@ class Finder:
         error = self._unread.get(_day(ms))
         if error is not None:
             raise error.with_traceback(None)
-        if self._sealed and _day(ms) not in self._days:
+        if self._sealed and _day(ms) not in self._snapshot_days:
             return []
         return await self.day(ms)
 
@@ -190,13 +192,18 @@ class Finder:
             future.set_result(found)
         return await asyncio.shield(future)
 
-    async def candidates(self, probe: Probe) -> list[MeetingInfo]:
-        """The live meetings of the probe's day (as read before any create) that have its
-        identity, found through an index of the day (built once)."""
-        meetings = await self.snapshot(probe.start)
-        index = self._index.get(_day(probe.start))
-        if index is None:
-            index = self._index[_day(probe.start)] = {}
+    async def candidates(self, probe: Probe, *, snapshot: bool = True) -> list[MeetingInfo]:
+        """The live meetings of the probe's day that have its identity, found through an
+        index of the day (built once). ``snapshot``: only in a day read before any create."""
+        if snapshot:
+            meetings = await self.snapshot(probe.start)
+        else:
+            meetings = await self.day(probe.start)
+        day = _day(probe.start)
+        index = self._index.get(day)
+        if index is None or self._index_of[day] is not meetings:
+            index = self._index[day] = {}
+            self._index_of[day] = meetings
             for info in meetings:
                 key = (info.title, to_ms(info.start_date), to_ms(info.end_date))
                 index.setdefault(key, []).append(info)
@@ -212,7 +219,7 @@ class Finder:
             detail = await self.detail(info.id)
             if service_signature(info, detail) != probe.signature:
                 continue
-            if probe.series and not await self._occurrences_live(info, detail):
+            if probe.series and not await self._occurrences_live(probe, detail):
                 continue
             if info.id in self.mapped:
                 continue  # claimed by another key while this one looked
@@ -220,28 +227,23 @@ class Finder:
             return info.id
         return None
 
-    async def _occurrences_live(self, parent: MeetingInfo, detail: MeetingDetail) -> bool:
-        """Whether every occurrence the parent's rule gives is live, at its start."""
+    async def _occurrences_live(self, probe: Probe, detail: MeetingDetail) -> bool:
+        """Whether every occurrence the parent's rule gives is live at its start (the days
+        read once per run, shared with every other key)."""
         if detail.repeat is None or detail.repeat_end_date is None:
             return False
-        starts = occurrence_starts(parent.start_date, int(detail.repeat), detail.repeat_end_date)
-        if len(starts) == 1:
-            return True
-        last = max(starts)
-        self.lookups.ranges += 1
-        found = await self.client.query_by_range(
-            QueryByRange(from_ms(min(starts)), from_ms(last + 1))
+        first = from_ms(probe.start)
+        starts = occurrence_starts(first, int(detail.repeat), detail.repeat_end_date)
+        duration = probe.end - probe.start
+        found = await asyncio.gather(
+            *(
+                self.candidates(
+                    attrs.evolve(probe, start=start, end=start + duration), snapshot=False
+                )
+                for start in starts[1:]
+            )
         )
-        duration = to_ms(parent.end_date) - to_ms(parent.start_date)
-        live = {
-            to_ms(info.start_date)
-            for info in found
-            if info.title == parent.title
-            and info.openid in (None, parent.openid)
-            and to_ms(info.end_date) - to_ms(info.start_date) == duration
-            and info.meeting_status is not MeetingStatus.DELETED
-        }
-        return live.issuperset(starts)
+        return all(found)
 
 
 def days_to_read(actions: Iterable[Action]) -> list[int]:
