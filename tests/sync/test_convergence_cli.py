@@ -175,6 +175,13 @@ def test_two_working_dirs_and_url_spellings_hold_each_key_once(
         db.close()
     assert mapped[0] == mapped[1] == mapped[2]
     assert len(set(mapped[0].values())) == 15
+    # The summary table says so too.
+    fourth = tmp_path / "four"
+    fourth.mkdir()
+    table = cli("sync", str(path), cwd=fourth, env=service_env(server.url))
+    assert table.returncode == 0, table.stderr
+    lines = [line.strip("│ ").split("│") for line in table.stdout.splitlines() if "│" in line]
+    assert {cells[0].strip(): cells[1].strip() for cells in lines}["adopted"] == "15"
 
 
 def test_twin_creates_in_doubt_only_one_arrived(tmp_path: Path, server: Server) -> None:
