@@ -333,3 +333,23 @@ async def test_a_create_in_doubt_of_an_older_version_without_a_signature(
         row = await journal.get("a")
         assert row is not None
         assert row.meeting_id == live(service, "Meeting a")[0].id
+
+
+async def test_a_series_with_the_same_occurrences_is_adopted_whatever_the_repeat_end_time(
+    client: MeetingClient, service: FakeService, journals: Journals
+) -> None:
+    await journals.sync(client, [series("s", repeat_until="2026-12-31T10:00:00+08:00")])
+    result = await journals.sync(client, [series("s")], fresh=True)  # until 2026-12-31 (a date)
+    assert (result.adopted, result.created) == (1, 0)
+
+
+def test_signature_ignores_how_times_are_written_and_what_is_empty() -> None:
+    utc = single("a", start="2026-12-01T01:30:00+00:00", end="2026-12-01T02:30:00Z",
+                 content="", place="")  # fmt: skip
+    shanghai = single("a", content=None, place=None)
+    (one,), (two,) = entries(utc), entries(shanghai)
+    assert signature(one.model) == signature(two.model)
+    (plain,), (other,) = entries(single("a")), entries(single("a", attendees=[BOB, ALICE]))
+    assert signature(other.model) == signature(plain.model)  # attendee order does not count
+    (fewer,) = entries(single("a", attendees=[BOB]))
+    assert signature(fewer.model) != signature(plain.model)

@@ -3,8 +3,9 @@
 ``signature(model)`` is computed from a create or repeatMeeting request, ``service_signature``
 from what ``queryByDay`` and ``meeting/detail`` report of a live meeting: equal exactly when the
 service holds that meeting on every field it reports (creator, title, times, content, place,
-room, type, reminders, attendees, organisers, minutes, and for a series its rule and repeat
-end). ``topState`` is reported by no read and is not part of it.
+room, type, reminders, attendees, organisers, minutes, and for a series its rule and the
+Shanghai day of its repeat end, which fix its occurrences). ``topState`` is reported by no read
+and is not part of it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from .._convert import to_ms
 from ..details import MeetingDetail
-from ..models import CreateMeeting, MeetingInfo, RepeatMeeting
+from ..models import SHANGHAI, CreateMeeting, MeetingInfo, RepeatMeeting
 
 __all__ = ["service_signature", "signature"]
 
@@ -30,8 +32,20 @@ def _ids(values: Iterable[str] | None) -> list[str]:
     return sorted({v for v in values or () if v})
 
 
-def _ints(values: Iterable[Any] | None) -> list[int]:
-    return sorted({int(v) for v in values or ()})
+def _ints(values: Iterable[Any] | None) -> list[str]:
+    """Reminder minutes, as text (a value the SDK does not know stays comparable)."""
+    out = set()
+    for value in values or ():
+        try:
+            out.add(str(int(value)))
+        except (TypeError, ValueError):
+            out.add(str(value))
+    return sorted(out)
+
+
+def _last_day(until: datetime) -> str:
+    """The Shanghai day of a repeat end: the series' occurrences depend on it alone."""
+    return until.astimezone(SHANGHAI).date().isoformat()
 
 
 def signature(model: CreateMeeting | RepeatMeeting) -> str:
@@ -76,7 +90,7 @@ def signature(model: CreateMeeting | RepeatMeeting) -> str:
             shares=[],
             agent=None,
             repeat=int(model.repeat),
-            until=to_ms(model.repeat_end_date),
+            until=_last_day(model.repeat_end_date),
         )
     return _digest(fields)
 
@@ -115,5 +129,5 @@ def service_signature(info: MeetingInfo, detail: MeetingDetail) -> str:
     }
     if kind == "series":
         until = detail.repeat_end_date
-        fields.update(repeat=repeat, until=to_ms(until) if until is not None else None)
+        fields.update(repeat=repeat, until=_last_day(until) if until is not None else None)
     return _digest(fields)
