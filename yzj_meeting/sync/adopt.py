@@ -81,10 +81,12 @@ class Probe:
     end: int
     signature: str
     series: bool = False
+    excluded: frozenset[int] = frozenset()
+    """Starts (epoch ms) of a series' occurrences that may be cancelled (not looked at)."""
 
     @classmethod
-    def of(cls, model: CreateMeeting | RepeatMeeting) -> Probe:
-        """The probe of the meeting ``model`` creates."""
+    def of(cls, model: CreateMeeting | RepeatMeeting, excluded: Iterable[int] = ()) -> Probe:
+        """The probe of the meeting ``model`` creates (``excluded``: see the attribute)."""
         return cls(
             openid=model.openid,
             title=model.title,
@@ -92,6 +94,7 @@ class Probe:
             end=to_ms(model.end_date),
             signature=signature(model),
             series=isinstance(model, RepeatMeeting),
+            excluded=frozenset(excluded),
         )
 
     def could_be(self, info: MeetingInfo) -> bool:
@@ -241,6 +244,7 @@ class Finder:
                     attrs.evolve(probe, start=start, end=start + duration), snapshot=False
                 )
                 for start in starts[1:]
+                if start not in probe.excluded
             )
         )
         return all(found)
