@@ -353,3 +353,20 @@ def test_signature_ignores_how_times_are_written_and_what_is_empty() -> None:
     assert signature(other.model) == signature(plain.model)  # attendee order does not count
     (fewer,) = entries(single("a", attendees=[BOB]))
     assert signature(fewer.model) != signature(plain.model)
+
+
+async def test_a_cancelled_reader_does_not_cancel_the_shared_read(
+    client: MeetingClient, service: FakeService
+) -> None:
+    import asyncio
+
+    await client.create_meeting(entries(single("a"))[0].model)
+    finder = Finder(client, set())
+    start = Probe.of(entries(single("a"))[0].model).start
+    first = asyncio.create_task(finder.day(start))
+    second = asyncio.create_task(finder.day(start))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert [m.title for m in await second] == ["Meeting a"]
+    assert first.cancelled()
+    assert meeting_calls(service) == ["create", "queryByDay"]

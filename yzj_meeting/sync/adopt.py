@@ -24,8 +24,9 @@ its key asks for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
+from typing import Any, TypeVar
 
 import attrs
 
@@ -56,6 +57,9 @@ __all__ = [
     "find_in_doubt",
     "occurrence_starts",
 ]
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 _DAY_MS = 86_400_000
 _SHANGHAI_MS = 8 * 3_600_000
@@ -124,8 +128,8 @@ class Finder:
         self.client = client
         self.mapped = mapped
         self.lookups = Lookups()
-        self._days: dict[int, asyncio.Future[list[MeetingInfo]]] = {}
-        self._details: dict[str, asyncio.Future[MeetingDetail]] = {}
+        self._days: dict[int, asyncio.Task[list[MeetingInfo]]] = {}
+        self._details: dict[str, asyncio.Task[MeetingDetail]] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self._sealed = False
         self._unread: dict[int, Exception] = {}
@@ -162,38 +166,21 @@ class Finder:
 
     async def day(self, ms: int) -> list[MeetingInfo]:
         """The meetings of the Shanghai day of ``ms`` (one ``queryByDay`` per day and run)."""
-        key = _day(ms)
-        future = self._days.get(key)
-        if future is None:
-            future = self._days[key] = asyncio.get_running_loop().create_future()
-            try:
-                async with self._gate:
-                    self.lookups.days += 1
-                    infos = await self.client.query_by_day(QueryByDay(from_ms(ms)))
-            except BaseException as exc:
-                del self._days[key]  # a later key asks again
-                future.set_exception(exc)
-                future.exception()  # retrieved: the waiters (if any) get it too
-                raise
-            future.set_result(infos)
-        return await asyncio.shield(future)
+        return await _shared(self._days, _day(ms), lambda: self._read_day(ms))
 
     async def detail(self, meeting_id: str) -> MeetingDetail:
         """``meeting/detail`` of ``meeting_id`` (once per run)."""
-        future = self._details.get(meeting_id)
-        if future is None:
-            future = self._details[meeting_id] = asyncio.get_running_loop().create_future()
-            try:
-                async with self._gate:
-                    self.lookups.details += 1
-                    found = await self.client.get_meeting(GetMeeting(meeting_id))
-            except BaseException as exc:
-                del self._details[meeting_id]
-                future.set_exception(exc)
-                future.exception()
-                raise
-            future.set_result(found)
-        return await asyncio.shield(future)
+        return await _shared(self._details, meeting_id, lambda: self._read_detail(meeting_id))
+
+    async def _read_day(self, ms: int) -> list[MeetingInfo]:
+        async with self._gate:
+            self.lookups.days += 1
+            return await self.client.query_by_day(QueryByDay(from_ms(ms)))
+
+    async def _read_detail(self, meeting_id: str) -> MeetingDetail:
+        async with self._gate:
+            self.lookups.details += 1
+            return await self.client.get_meeting(GetMeeting(meeting_id))
 
     async def candidates(self, probe: Probe, *, snapshot: bool = True) -> list[MeetingInfo]:
         """The live meetings of the probe's day that have its identity, found through an
@@ -248,6 +235,17 @@ class Finder:
             )
         )
         return all(found)
+
+
+async def _shared(
+    tasks: dict[K, asyncio.Task[T]], key: K, read: Callable[[], Coroutine[Any, Any, T]]
+) -> T:
+    """One read per key, shared by every caller: a caller cancelled meanwhile does not cancel
+    it for the others; a read that failed is made again by the next caller."""
+    task = tasks.get(key)
+    if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+        task = tasks[key] = asyncio.ensure_future(read())
+    return await asyncio.shield(task)
 
 
 def days_to_read(actions: Iterable[Action]) -> list[int]:
