@@ -200,6 +200,7 @@ class Runner:
         }
         self.rnd = rnd
         self.runs = self.kills = self.in_doubt_seen = self.pending_seen = 0
+        self.max_delay = 0.5
 
     def args(self, schedule: Path, prune: bool) -> list[str]:
         args = ["sync", str(schedule), "--json"]
@@ -211,11 +212,13 @@ class Runner:
 
     def kill_repeatedly(self, schedules: list[Path], prune: bool, kills: int) -> None:
         """Start a sync of each schedule in turn and SIGKILL it after a random delay, until
-        ``kills`` runs were killed while working (at most ``3 * kills`` runs)."""
+        ``kills`` runs were killed while working (at most ``4 * kills`` runs). The delay is
+        drawn up to ``max_delay``, which shrinks when a run ends before its kill (a run with
+        little left to do is short) and grows back after a kill."""
         assert self.forker.stdin is not None
         assert self.forker.stdout is not None
         target = self.kills + kills
-        for attempt in range(3 * kills):
+        for attempt in range(4 * kills):
             if self.kills >= target:
                 break
             job = {
@@ -227,12 +230,15 @@ class Runner:
             self.forker.stdin.flush()
             pid = int(self.forker.stdout.readline())
             self.runs += 1
-            time.sleep(self.rnd.uniform(0.02, 0.5))
+            time.sleep(self.rnd.uniform(0.02, self.max_delay))
             with contextlib.suppress(ProcessLookupError):  # ended (not reaped: a zombie)
                 os.kill(pid, signal.SIGKILL)
             status = int(self.forker.stdout.readline())
             if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
                 self.kills += 1
+                self.max_delay = min(0.5, self.max_delay * 1.25)
+            else:
+                self.max_delay = max(0.05, self.max_delay / 2)
             self.count_intents()
 
     def close(self) -> None:
