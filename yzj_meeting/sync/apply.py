@@ -1,9 +1,11 @@
 """Carry out a sync plan: journal intent -> client call -> journal outcome, for every key.
 
-``sync(client, journal, entries)`` reads the journal, plans, resolves the keys in doubt first
-(every lookup happens before any new create, so a lookup never mistakes a meeting this run is
-creating for a lost one), then sends the rest through ``client.run_many`` with bounded
-concurrency. A failed key is counted and reported; the others go on.
+``sync(client, journal, entries)`` reads the journal, plans, reads the days of every key to
+create or in doubt (``adopt.Finder``: before any create, so a lookup never mistakes a meeting
+this run is creating for a lost one), resolves the keys in doubt, then sends the rest through
+``client.run_many`` with bounded concurrency; a key to create first adopts the live meeting
+that exactly is its own, if there is one. A failed key is counted and reported; the others go
+on.
 """
 
 from __future__ import annotations
