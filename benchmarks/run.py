@@ -21,7 +21,7 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: import the package beside us
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import memory, overhead, pacing, throughput, tokens
+from benchmarks import memory, overhead, pacing, scaling, throughput, tokens
 from benchmarks._common import ROOT, BenchError, Section, Versus, log, machine, md_table
 
 SECTIONS = {
@@ -30,6 +30,7 @@ SECTIONS = {
     "tokens": tokens.run,
     "memory": memory.run,
     "pacing": pacing.run,
+    "scaling": scaling.run,
 }
 
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line, run the sections, print and write the report."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description="Benchmark yzj_meeting; write RESULTS.md."
+    )
+    parser.add_argument(
+        "sections", nargs="*", metavar="SECTION", help="sections to run (like --only)"
     )
     parser.add_argument("--quick", action="store_true", help="a one-minute pass")
     parser.add_argument(
@@ -66,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", default="", help="a note on what was measured")
     args = parser.parse_args(argv)
 
-    names = list(SECTIONS) if not args.only else [n.strip() for n in args.only.split(",")]
+    chosen = [n.strip() for n in (args.only or "").split(",") if n.strip()] + args.sections
+    names = chosen or list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
     if unknown:
         parser.error(f"unknown sections: {', '.join(unknown)}")

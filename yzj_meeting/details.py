@@ -212,6 +212,8 @@ class MeetingDetail:
 
     ``status`` is the work status (0 open, 1 done or cancelled, 2 deleted); a cancelled meeting
     has ``cancel_time``. ``images``, ``files`` and ``record_info`` are kept as the JSON received.
+    ``top_state`` is not in the documented answer: it is read when a server sends ``topState``
+    (``None`` otherwise, and then ``update_meeting`` cannot keep it).
     """
 
     id: str
@@ -241,6 +243,7 @@ class MeetingDetail:
     encryption: bool | None = None
     share_ids: tuple[str, ...] | None = None
     agent: str | None = None
+    top_state: bool | None = None
     cancel_time: datetime | None = None
     cancel_reason: str | None = None
     images: Any = None

@@ -62,11 +62,15 @@ class RateLimiter:
         margin: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        on_wait: Callable[[str, str, float], None] | None = None,
     ) -> None:
         if not isinstance(limit, int) or limit < 1:
             raise ValidationError("limit", "must be an int >= 1")
         self.limit = limit
         self.window = window + margin
+        self.on_wait = on_wait
+        """Called as ``on_wait(tenant, interface, seconds)`` when a call must wait for its slot,
+        before it waits (a progress display shows it); must return quickly and never raise."""
         self._clock = clock
         self._sleep = sleep
         # Reserved start times per key, in order; entries a window old are dropped lazily.
@@ -99,6 +103,8 @@ class RateLimiter:
         at, delay = self._reserve(key)
         slot = (key, at)
         if delay > 0:
+            if self.on_wait is not None:
+                self.on_wait(tenant, interface, delay)
             try:
                 await self._sleep(delay)
             except BaseException:

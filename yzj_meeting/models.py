@@ -231,6 +231,12 @@ def _check_notice_times(_: object, attribute: attrs.Attribute[Any], value: Any) 
         raise ValidationError(attribute.name, "must be a list of reminder minutes (ints)")
 
 
+def _notice_times_field() -> Any:
+    return attrs.field(
+        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
+    )
+
+
 def _check_notice(model: Any) -> None:
     if model.notice_time is not None and model.notice_times is not None:
         raise ValidationError("notice_times", "give notice_time or notice_times, not both")
@@ -286,9 +292,7 @@ class CreateMeeting:
         kw_only=True, default=None, converter=_meeting_type, validator=_member(MeetingType, True)
     )
     submit_experience: bool | None = _bool_field()
-    notice_times: tuple[int, ...] | None = attrs.field(
-        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
-    )
+    notice_times: tuple[int, ...] | None = _notice_times_field()
     meet_organizers: tuple[str, ...] | None = _ids_field()
     encryption: bool | None = _bool_field()
     share_ids: tuple[str, ...] | None = _ids_field()
@@ -321,9 +325,7 @@ class ModifyMeeting:
     add_actors: tuple[str, ...] | None = _ids_field()
     del_actors: tuple[str, ...] | None = _ids_field()
     submit_experience: bool | None = _bool_field()
-    notice_times: tuple[int, ...] | None = attrs.field(
-        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
-    )
+    notice_times: tuple[int, ...] | None = _notice_times_field()
     meet_organizers: tuple[str, ...] | None = _ids_field()
     encryption: bool | None = _bool_field()
     share_ids: tuple[str, ...] | None = _ids_field()
@@ -366,9 +368,14 @@ class RepeatMeeting:
     top_state: bool | None = _top_state_field()
     actors: tuple[str, ...] | None = _ids_field()
     submit_experience: bool | None = _bool_field()
+    notice_times: tuple[int, ...] | None = _notice_times_field()
+    meet_organizers: tuple[str, ...] | None = _ids_field()
+    encryption: bool | None = _bool_field()
+    share_ids: tuple[str, ...] | None = _ids_field()
 
     def __attrs_post_init__(self) -> None:
         _check_times(self.start_date, self.end_date, self.repeat_end_date)
+        _check_notice(self)
 
 
 @attrs.frozen
@@ -395,9 +402,14 @@ class BatchModify:
     del_actors: tuple[str, ...] | None = _ids_field()
     submit_experience: bool | None = _bool_field()
     batch_id: str | None = attrs.field(kw_only=True, default=None, validator=_optional_text)
+    notice_times: tuple[int, ...] | None = _notice_times_field()
+    meet_organizers: tuple[str, ...] | None = _ids_field()
+    encryption: bool | None = _bool_field()
+    share_ids: tuple[str, ...] | None = _ids_field()
 
     def __attrs_post_init__(self) -> None:
         _check_times(self.start_date, self.end_date, self.repeat_end_date)
+        _check_notice(self)
         if self.batch_id is not None and not self.batch_id.strip():
             raise ValidationError("batch_id", "must be a non-empty string or None")
 

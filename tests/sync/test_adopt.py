@@ -198,7 +198,7 @@ async def test_finder_shares_one_read_among_concurrent_keys(
     import asyncio
 
     finder = Finder(client, set())
-    probe = Probe.of(entries(single("a"))[0].model)
+    probe = Probe.of(entries(single("a"))[0])
     found = await asyncio.gather(*(finder.claim(probe) for _ in range(20)))
     assert found == [None] * 20
     assert meeting_calls(service) == ["queryByDay"]
@@ -362,7 +362,7 @@ async def test_a_cancelled_reader_does_not_cancel_the_shared_read(
 
     await client.create_meeting(entries(single("a"))[0].model)
     finder = Finder(client, set())
-    start = Probe.of(entries(single("a"))[0].model).start
+    start = Probe.of(entries(single("a"))[0]).start
     first = asyncio.create_task(finder.day(start))
     second = asyncio.create_task(finder.day(start))
     await asyncio.sleep(0)

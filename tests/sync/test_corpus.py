@@ -3,16 +3,19 @@
 Each corpus file is accepted as ``expected.json`` says (its keys, kinds and starts) or refused
 with exactly the listed ``line: field`` problems; the accepted ones are synced through the CLI
 on the embedded emulator. The fuzz tests mutate the corpus (and make up files): the parse ends
-in entries or ``ScheduleError``, the CLI in exit 0 or 2 without a traceback, nothing sent on 2.
+in entries or ``ScheduleError``, the CLI in exit 0 or 2 without a traceback, nothing sent on 2
+(on the embedded emulator and on the emulator server, whose request log must stay empty).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,8 +25,11 @@ from hypothesis import strategies as st
 
 from yzj_meeting.cli import command
 from yzj_meeting.fake.calendar import expand
+from yzj_meeting.models import SHANGHAI
 from yzj_meeting.sync.people import PeopleMap, load_people
 from yzj_meeting.sync.schedule import Entry, ScheduleError, load_schedule, parse_schedule
+
+from .served import Served, served
 
 pytest.importorskip("icalendar")
 
@@ -42,7 +48,21 @@ def people() -> PeopleMap:
 def shown(entry: Entry) -> str:
     model = entry.model
     kind = f"series:{model.repeat.name.lower()}" if entry.is_series else "single"  # type: ignore[union-attr]
-    return f"{entry.key} {kind} {model.start_date.isoformat()}"
+    shown = f"{entry.key} {kind} {model.start_date.isoformat()}"
+    if entry.excluded:
+        zone = model.start_date.tzinfo
+        shown += " excluding " + ",".join(s.astimezone(zone).isoformat() for s in entry.excluded)
+    return shown
+
+
+def occurrence_starts(entry: Entry) -> list[datetime]:
+    """The starts of the live meetings an entry stands for (a series: minus its exclusions)."""
+    model = entry.model
+    if not entry.is_series:
+        return [model.start_date]
+    until = model.repeat_end_date  # type: ignore[union-attr]
+    pairs = expand(model.start_date, model.end_date, int(model.repeat), until)  # type: ignore[union-attr]
+    return [a for a, _ in pairs if a not in set(entry.excluded)]
 
 
 def test_every_corpus_file_has_an_expectation() -> None:
@@ -70,7 +90,9 @@ def test_google_export_facts() -> None:
     """What the Google export must mean, said independently of expected.json."""
     entries = load_schedule(CORPUS / "google_calendar_export.ics", people=people())
     weekly = [e for e in entries if e.key.startswith("4k3b")]
-    days = [e.model.start_date.date().isoformat() for e in weekly]
+    assert len(weekly) == 1
+    assert weekly[0].is_series
+    days = [s.astimezone(SHANGHAI).date().isoformat() for s in occurrence_starts(weekly[0])]
     assert days == ["2026-12-01", "2026-12-08", "2026-12-22", "2026-12-29"]  # EXDATE: no 15th
     assert {e.model.openid for e in weekly} == {"5f0c6a1b2c3d4e5f60718293"}  # wang.wei
     assert weekly[0].model.actors == ("5f0c6a1b2c3d4e5f60718293", "5f0c6a1b2c3d4e5f60718294")
@@ -81,43 +103,45 @@ def test_google_export_facts() -> None:
     assert not any(e.key.startswith("cancelled") for e in entries)
 
 
+@pytest.mark.parametrize("on_server", [False, True], ids=["embedded", "server"])
 @pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if "accepted" in e))
 def test_accepted_corpus_files_sync_through_the_cli(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, on_server: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for var in ("YZJ_EID", "YZJ_SECRET", "YZJ_BASE_URL", "YZJ_STATE_DIR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    with contextlib.ExitStack() as stack:
+        if on_server:
+            server = stack.enter_context(served(tmp_path / "server"))
+            monkeypatch.setenv("YZJ_BASE_URL", server.url)
+            monkeypatch.setenv("YZJ_EID", "corpus")
+            monkeypatch.setenv("YZJ_SECRET", "corpus-secret")
+        sync_and_check(name)
+
+
+def sync_and_check(name: str) -> None:
     entries = load_schedule(CORPUS / name, people=people())
     args = ["sync", str(CORPUS / name), "--people", str(CORPUS / "people.csv"), "--json"]
     result = CliRunner().invoke(command(), args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["created"] == len(entries)
-    # Every occurrence the entries stand for is a live meeting on its Shanghai day.
+    # Every occurrence the entries stand for is a live meeting on its Shanghai day, and no
+    # excluded one is.
     for entry in entries:
         model = entry.model
-        starts = (
-            [
-                a
-                for a, _ in expand(
-                    model.start_date,
-                    model.end_date,
-                    int(model.repeat),  # type: ignore[union-attr]
-                    model.repeat_end_date,
-                )
-            ]  # type: ignore[union-attr]
-            if entry.is_series
-            else [model.start_date]
-        )
-        for start in starts:
-            day = start.astimezone(model.start_date.tzinfo).date().isoformat()
+        wanted = occurrence_starts(entry)
+        for start in sorted({*wanted, *entry.excluded}):
+            day = start.astimezone(SHANGHAI).date().isoformat()
             listing = CliRunner().invoke(command(), ["day", day, "--json"])
             found = [
                 m
                 for m in json.loads(listing.stdout)["meetings"]
-                if m["title"] == model.title and m["status"] != "cancelled"
+                if m["title"] == model.title
+                and m["status"] != "cancelled"
+                and datetime.fromisoformat(m["start"]) == start
             ]
-            assert found, (entry.key, day)
+            assert len(found) == (1 if start in wanted else 0), (entry.key, day)
 
 
 # --- fuzz ---
@@ -247,11 +271,19 @@ def fresh_state() -> Iterator[Path]:
             os.chdir(old)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(FORMATS)), st.data())
-def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataObject) -> None:
-    text = data.draw(mutated(suffix))
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with served(tmp_path_factory.mktemp("fuzz-server")) as running:
+        yield running
+
+
+def fuzz_cli(text: str, suffix: str, server: Served | None) -> None:
+    """Sync ``text`` as a ``suffix`` file: exit 0 or 2, no traceback; on 2 nothing sent
+    (no request reached the server; no state at all written for the embedded emulator)."""
     clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith("YZJ_")}
+    if server is not None:
+        clean.update(YZJ_BASE_URL=server.url, YZJ_EID="fuzz", YZJ_SECRET="fuzz-secret")
+    before = len(server.requests()) if server is not None else 0
     with fresh_state() as folder:
         path = folder / f"s{suffix}"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -266,4 +298,24 @@ def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataO
         assert result.exit_code in (0, 2), result.output
         assert "Traceback" not in result.output
         if result.exit_code == 2:
-            assert not (folder / ".yzj-meeting" / "journal.sqlite3").exists()
+            assert not (folder / ".yzj-meeting").exists()
+            if server is not None:
+                assert server.requests()[before:] == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(FORMATS)), st.data())
+def test_the_cli_exits_0_or_2_and_sends_nothing_on_2(suffix: str, data: st.DataObject) -> None:
+    fuzz_cli(data.draw(mutated(suffix)), suffix, None)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.sampled_from(sorted(FORMATS)), st.data())
+def test_on_the_emulator_server_exit_2_sends_no_request(
+    server: Served, suffix: str, data: st.DataObject
+) -> None:
+    fuzz_cli(data.draw(mutated(suffix)), suffix, server)

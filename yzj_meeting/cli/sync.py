@@ -6,21 +6,28 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from ..bulk import Progress as SyncProgress
 from ..sync import Action, ActionKind, Entry, ScheduleError, SyncResult, Target, load_schedule
 from ..sync.guards import JournalDamaged, prune_refusal, read_journal
 from ..sync.people import load_people
 from ..sync.plan import plan
 from ..sync.problems import Problem
+from ..sync.target import DEFAULT_CALLS_PER_MINUTE
 from ._common import err, fail_input, lock_option, out, resolve, run, say, target_options
+from ._progress import SyncMonitor, describe, ticking
 
 __all__ = ["sync"]
 
 MAX_ERRORS_SHOWN = 50
+PROGRESS_INTERVAL = 5.0
+"""Seconds between two ``--json`` progress lines on stderr."""
+BAR_INTERVAL = 0.5
+QUOTA_WINDOW = 60.0
+"""The quota's window (a minute on the service; tests shorten it)."""
 
 
 @click.command()
@@ -41,6 +48,14 @@ MAX_ERRORS_SHOWN = 50
     help="CSV/JSON map of email address -> oid, for mailto: organizers and attendees.",
 )
 @click.option("--yes", is_flag=True, help="Confirm a prune cancelling over half the meetings.")
+@click.option(
+    "--calls-per-minute",
+    envvar="YZJ_CALLS_PER_MINUTE",
+    type=click.IntRange(1),
+    default=DEFAULT_CALLS_PER_MINUTE,
+    show_default=True,
+    help="The service's quota per interface [env YZJ_CALLS_PER_MINUTE]; calls keep under it.",
+)
 @target_options
 @lock_option
 def sync(
@@ -51,6 +66,7 @@ def sync(
     as_json: bool,
     people: Path | None,
     yes: bool,
+    calls_per_minute: int,
     eid: str | None,
     secret: str | None,
     base_url: str | None,
@@ -62,9 +78,15 @@ def sync(
     Each entry's key is remembered in a journal in the state directory: a later run
     modifies what changed, leaves the rest alone and, with --prune, cancels meetings whose
     key is gone. A run killed at any point can be run again: nothing is created twice.
+
+    On a terminal a bar shows the rate, an ETA that counts the quota, the failures so far
+    and "waiting for the quota (N s)" while calls wait for it. With --json, stderr gets the
+    same as one JSON object a line every few seconds (and at once when calls start to wait);
+    stdout holds only the final counts.
     """
     entries = checked_entries(file, people)
     target = resolve(eid, secret, base_url, state_dir, lock_timeout)
+    target = attrs.evolve(target, calls_per_minute=calls_per_minute, quota_window=QUOTA_WINDOW)
     guard(target, entries, prune=prune, confirmed=yes, dry_run=dry_run)
     if dry_run:
         planned = run(target.sync(entries, prune=prune, dry_run=True))
@@ -75,7 +97,7 @@ def sync(
             show_notes(entries)
             show_counts(planned.counts(), "Would do (dry run)")
         return
-    result = _run_sync(target, entries, prune, concurrency, bar=not as_json)
+    result = _run_sync(target, entries, prune, concurrency, lines=as_json)
     show_errors(result)
     if as_json:
         click.echo(json.dumps(result.counts()))
@@ -130,26 +152,56 @@ def show_notes(entries: Sequence[Entry]) -> None:
 
 
 def _run_sync(
-    target: Target, entries: Sequence[Entry], prune: bool, concurrency: int, bar: bool
+    target: Target, entries: Sequence[Entry], prune: bool, concurrency: int, *, lines: bool
 ) -> SyncResult:
-    """The sync, with a progress bar on stderr when it is a terminal."""
+    """The sync, showing its progress on stderr: a bar when stderr is a terminal; with
+    ``lines`` (``--json``) one JSON object a line every ``PROGRESS_INTERVAL`` seconds, at
+    once when calls start waiting for the quota, and a last one when any was printed."""
     console = err()
-    if not (bar and console.is_terminal):
-        return run(target.sync(entries, prune=prune, concurrency=concurrency))
+    bar = not lines and console.is_terminal
+    printed = False
+
+    def emit(final: bool = False) -> None:
+        nonlocal printed
+        printed = True
+        say(json.dumps(monitor.snapshot(final=final)))
+
+    monitor = SyncMonitor(
+        limit=target.calls_per_minute,
+        window=target.quota_window,
+        on_wait=emit if lines else None,
+    )
+    work = target.sync(
+        entries,
+        prune=prune,
+        concurrency=concurrency,
+        on_progress=monitor.progress,
+        rate_limiter=target.rate_limiter(on_wait=monitor.quota_wait),
+    )
+    if lines:
+        result = run(ticking(work, emit, PROGRESS_INTERVAL))
+        if printed:
+            emit(final=True)
+        return result
+    if not bar:
+        return run(work)
     with Progress(
         TextColumn("syncing"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("{task.fields[status]}"),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("sync", total=None, failed=0)
+        task = progress.add_task("sync", total=None, status="")
 
-        def report(p: SyncProgress) -> None:
-            progress.update(task, completed=p.done, total=p.total, failed=p.failed)
+        def show() -> None:
+            snapshot = monitor.snapshot()
+            progress.update(
+                task, completed=monitor.done, total=monitor.total, status=describe(snapshot)
+            )
 
-        return run(target.sync(entries, prune=prune, concurrency=concurrency, on_progress=report))
+        return run(ticking(work, show, BAR_INTERVAL))
 
 
 def show_plan(actions: Sequence[Action]) -> None:

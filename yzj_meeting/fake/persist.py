@@ -32,6 +32,7 @@ __all__ = [
     "LOG_FORMAT",
     "SNAPSHOT_FORMAT",
     "ChangeLog",
+    "check_file",
     "is_database",
     "read_snapshot",
     "row",
@@ -87,6 +88,14 @@ def is_database(path: str) -> bool:
     with open(path, "rb") as file:
         head = file.read(len(_SQLITE_MAGIC))
     return head == _SQLITE_MAGIC or head == b""
+
+
+def check_file(path: str) -> None:
+    """Raise ``ValueError`` as ``FakeService(persist_path=path)`` would for a file that is not
+    fake state, without loading it (a missing file or a JSON snapshot passes: the service makes
+    or converts it)."""
+    if os.path.exists(path) and is_database(path):
+        _connect(path).close()
 
 
 def _write_text(path: str, text: str) -> None:
@@ -168,8 +177,8 @@ class ChangeLog:
             db = self.connection = _connect(self.path)
         rows = db.execute(
             "SELECT seq, meeting FROM changes WHERE seq > ? ORDER BY seq", (self._seen,)
-        ).fetchall()
-        for seq, encoded in rows:
+        )
+        for seq, encoded in rows:  # row by row: a long log is never all in memory at once
             store.put(json.loads(encoded))
             self._seen = seq
 

@@ -72,8 +72,9 @@ Later endpoints
     ``bookings``. create, modify, repeatMeeting and batchModify also take ``noticeTimes``
     (integers of at least -1; with ``noticeTime`` too it is refused), ``meetOrganizers``,
     ``encryption`` and ``shareIds`` (modify and batchModify replace them like the other
-    fields); create and repeatMeeting take ``agent``, an oid who may then modify and
-    batchModify the meeting as its creator can (cancelling stays the creator's).
+    fields); create, repeatMeeting and modify take ``agent`` (modify replaces it, as every
+    field: left out, it is cleared), an oid who may then modify and batchModify the meeting
+    as its creator can (cancelling stays the creator's).
     cancel and batchCancel take an optional ``cancelReason``.
 
 Rate limit

@@ -175,6 +175,7 @@ class Change:
     place: str | None
     room: str | None
     actors: ActorChange
+    agent: str | None = None
 
 
 @attrs.frozen
@@ -338,6 +339,7 @@ class MeetingStore:
         _check_open(meeting)
         _set(meeting, _detail_fields(command.details))
         meeting.meeting_place, meeting.room_id = command.place, command.room
+        meeting.agent = command.agent
         _set_actors(meeting, command.actors.apply(meeting.actors))
         self._stamp(meeting, now)
         self._move(meeting, command.start, command.end)

@@ -182,7 +182,8 @@ def parse_modify(body: Mapping[str, Any]) -> Change:
     details = _details(body)
     start, end = _span(body)
     place, room = read_text(body, "meetingPlace"), read_text(body, "roomId")
-    return Change(details, start, end, place, room, _actor_change(body))
+    agent = read_text(body, "agent") or None
+    return Change(details, start, end, place, room, _actor_change(body), agent)
 
 
 def parse_repeat_meeting(body: Mapping[str, Any]) -> NewSeries:

@@ -34,7 +34,6 @@ from .._convert import from_ms, to_ms
 from ..client import MeetingClient
 from ..details import GetMeeting, MeetingDetail
 from ..models import (
-    CreateMeeting,
     MeetingInfo,
     MeetingStatus,
     QueryByDay,
@@ -42,6 +41,7 @@ from ..models import (
     RepeatMeeting,
 )
 from .entry import Entry
+from .exclusions import cancel_excluded
 from .journal import Intent
 from .journal_protocol import SyncJournal
 from .match import service_signature, signature
@@ -87,10 +87,13 @@ class Probe:
     series: bool = False
     excluded: frozenset[int] = frozenset()
     """Starts (epoch ms) of a series' occurrences that may be cancelled (not looked at)."""
+    important: bool | None = None
+    """``topState`` wanted, checked when the server's detail reports it (``None``: not)."""
 
     @classmethod
-    def of(cls, model: CreateMeeting | RepeatMeeting, excluded: Iterable[int] = ()) -> Probe:
-        """The probe of the meeting ``model`` creates (``excluded``: see the attribute)."""
+    def of(cls, entry: Entry) -> Probe:
+        """The probe of the meeting ``entry`` asks for (its EXDATE occurrences excluded)."""
+        model = entry.model
         return cls(
             openid=model.openid,
             title=model.title,
@@ -98,8 +101,13 @@ class Probe:
             end=to_ms(model.end_date),
             signature=signature(model),
             series=isinstance(model, RepeatMeeting),
-            excluded=frozenset(excluded),
+            excluded=frozenset(to_ms(s) for s in entry.excluded),
+            important=bool(model.top_state),
         )
+
+    def may_be_important(self, reported: bool | None) -> bool:
+        """Whether a ``topState`` the server reports (``None``: not) is this one."""
+        return self.important is None or reported is None or bool(reported) == self.important
 
     def could_be(self, info: MeetingInfo) -> bool:
         """Whether ``info`` is live and has this identity (worth a detail call)."""
@@ -209,6 +217,8 @@ class Finder:
             detail = await self.detail(info.id)
             if service_signature(info, detail) != probe.signature:
                 continue
+            if not probe.may_be_important(detail.top_state):
+                continue
             if probe.series and not await self._occurrences_live(probe, detail):
                 continue
             if info.id in self.mapped:
@@ -267,13 +277,15 @@ def days_to_read(actions: Iterable[Action]) -> list[int]:
 async def adopt(finder: Finder, journal: SyncJournal, key: str, entry: Entry) -> bool:
     """Map ``key`` (which the journal does not map) to a live meeting that exactly is its
     entry's, if one is unclaimed: journaled as a create that is known to have happened."""
-    found = await finder.claim(Probe.of(entry.model))
+    found = await finder.claim(Probe.of(entry))
     if found is None:
         return False
     # Killed between the two steps, the key is a create in doubt, and its intent's signature
     # finds this meeting again on the next run.
     await journal.begin(key, intent_for("create", entry))
     await journal.adopt(key, found)
+    if entry.excluded:  # as after a create: the EXDATE occurrences not cancelled yet
+        await cancel_excluded(finder.client, journal, key, entry)
     return True
 
 
@@ -287,10 +299,13 @@ async def find_in_doubt(finder: Finder, intent: Intent, entry: Entry | None) -> 
     assert intent.start is not None
     assert intent.end is not None
     wanted = intent.signature
-    if wanted is None and entry is not None and entry.fingerprint == intent.fingerprint:
+    if wanted is None and entry is not None and entry.base_fingerprint == intent.fingerprint:
         wanted = signature(entry.model)
     if wanted is not None:
-        probe = Probe(intent.openid, intent.title, intent.start, intent.end, wanted, intent.series)
+        excluded = frozenset(to_ms(s) for s in entry.excluded) if entry is not None else frozenset()
+        probe = Probe(
+            intent.openid, intent.title, intent.start, intent.end, wanted, intent.series, excluded
+        )
         return await finder.claim(probe)
     loose = Probe(intent.openid, intent.title, intent.start, intent.end, "", intent.series)
     for info in await finder.candidates(loose):

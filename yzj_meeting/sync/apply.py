@@ -28,6 +28,7 @@ from ..models import (
 )
 from .adopt import Finder, adopt, days_to_read, find_in_doubt
 from .entry import Entry
+from .exclusions import cancel_excluded
 from .journal import Intent, JournalRow
 from .journal_protocol import SyncJournal
 from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_fingerprints
@@ -154,6 +155,8 @@ async def apply(
 
     total = len(lookups) + len(work)
     done = failed = 0
+    if on_progress is not None:
+        on_progress(Progress(0, 0, total))  # the total is known before the first call
 
     def landed(outcome: Outcome[Any, Any]) -> None:
         nonlocal done, failed
@@ -242,6 +245,10 @@ class _Runner:
             await self._cancel(action.key, action.cancel)
             await self._create(action.key, action.entry)
             return "modified"
+        if kind is ActionKind.EXCLUDE:
+            assert action.entry is not None
+            await cancel_excluded(self.client, self.journal, action.key, action.entry)
+            return "modified"
         if kind is ActionKind.KEEP:
             return "kept"
         return "unchanged" if action.entry is not None else None
@@ -271,11 +278,15 @@ class _Runner:
         )
         self.mapped.update(ids)
         await self.journal.succeeded(key, ids)
+        if entry.excluded:
+            await cancel_excluded(self.client, self.journal, key, entry, ids)
 
     async def _modify(self, key: str, entry: Entry, request: Any) -> None:
         intent = intent_for("modify", entry)
         await self._call(key, intent, self.client.call(request))
         await self.journal.succeeded(key)
+        if entry.excluded:  # a batchModify re-plans the series: check the exclusions again
+            await cancel_excluded(self.client, self.journal, key, entry)
 
     async def _cancel(self, key: str, request: CancelMeeting | BatchCancel) -> None:
         intent = Intent(op="cancel")

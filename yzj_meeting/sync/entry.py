@@ -9,10 +9,11 @@ to see what changed since the last sync.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import attrs
@@ -27,9 +28,11 @@ from ..models import (
     Repeat,
     RepeatMeeting,
 )
-from .ics_events import NOTE
+from .exclusions import encode
+from .ics_events import EXCLUDED, NOTE
 from .people import PeopleMap, resolve_person
 from .problems import Problem
+from .recurrence import series_occurrences
 
 __all__ = [
     "FIELDS",
@@ -121,7 +124,10 @@ class Entry:
     path: str = "<schedule>"
     line: int | None = None
     note: str | None = None
-    """Why the entry is one of an event's occurrences (``expanded: ...``), if it is."""
+    """Why the entry is one of an event's occurrences (``expanded: ...``), or which
+    occurrences of the series are cancelled after it is created, if any."""
+    excluded: tuple[datetime, ...] = ()
+    """A series' occurrences (their starts, in order) cancelled after it is created (EXDATE)."""
 
     @property
     def is_series(self) -> bool:
@@ -133,9 +139,16 @@ class Entry:
         """The attendee oids (empty when none)."""
         return self.model.actors or ()
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """A stable hash of what the entry asks for (see :func:`fingerprint`)."""
+        """A stable hash of what the entry asks for (see :func:`fingerprint`), followed by
+        the starts of its excluded occurrences, if any (see ``yzj_meeting.sync.exclusions``);
+        computed once."""
+        return encode(self.base_fingerprint, self.excluded)
+
+    @functools.cached_property
+    def base_fingerprint(self) -> str:
+        """The fingerprint of the meeting or series alone, without its exclusions."""
         return fingerprint(self.model)
 
     @property
@@ -219,12 +232,14 @@ def collect_entries(
                 Problem(path, line, None, f"a meeting must be an object, got {kind_of(record)}")
             )
             continue
-        note = record.get(NOTE)
-        if note is not None:
-            record = {k: v for k, v in record.items() if k != NOTE}
+        note, excluded = record.get(NOTE), record.get(EXCLUDED)
+        if note is not None or excluded is not None:
+            record = {k: v for k, v in record.items() if k not in (NOTE, EXCLUDED)}
         entry = _entry(record, path, line, problems, missing, people)
         if entry is not None and note is not None:
             entry = attrs.evolve(entry, note=str(note))
+        if entry is not None and excluded is not None:
+            entry = _with_excluded(entry, excluded, problems)
         key = record.get("key")
         if isinstance(key, str) and key.strip():
             key = key.strip()
@@ -237,6 +252,30 @@ def collect_entries(
         if entry is not None:
             entries.append(entry)
     return entries
+
+
+def _with_excluded(entry: Entry, excluded: Any, problems: list[Problem]) -> Entry | None:
+    """``entry`` with its excluded occurrences (ISO instants, each a later occurrence of the
+    series), or ``None`` with a problem."""
+    model = entry.model
+
+    def bad(message: str) -> None:
+        problems.append(Problem(entry.path, entry.line, "repeat", message))
+
+    if not isinstance(model, RepeatMeeting) or not isinstance(excluded, list):
+        bad("excluded occurrences need a series (a list of its occurrence starts)")
+        return None
+    try:
+        starts = sorted({_instant(item).astimezone(UTC) for item in excluded})
+    except ValueError as exc:
+        bad(f"excluded occurrence: {exc}")
+        return None
+    occurrences = set(series_occurrences(model.start_date, model.repeat, model.repeat_end_date))
+    for start in starts:
+        if start not in occurrences or start == model.start_date:
+            bad(f"excluded {start.isoformat()} is not a later occurrence of the series")
+            return None
+    return attrs.evolve(entry, excluded=tuple(starts))
 
 
 def _entry(

@@ -1,8 +1,9 @@
 """iCalendar events as schedule records: the pre-check, icalendar's decoding, the recurrence.
 
 :func:`ics_records` turns each ``VEVENT`` into the schedule fields of one meeting, of one
-Yunzhijia series (when :func:`~yzj_meeting.sync.recurrence.resolve` finds an exact rule), or of
-one single meeting per occurrence (keys ``UID#20261201T013000Z``, the occurrence's start in
+Yunzhijia series (when :func:`~yzj_meeting.sync.recurrence.resolve` finds an exact rule; its
+excluded occurrences in ``EXCLUDED``, cancelled once it is created), or of one single meeting
+per occurrence (keys ``UID#20261201T013000Z``, the occurrence's start in
 UTC), with the reason in ``NOTE``. People stay as written (``mailto:...`` or the oid after the
 last colon): the entry check resolves addresses through the people map.
 """
@@ -18,12 +19,15 @@ import attrs
 from ..models import SHANGHAI
 from .ics_check import IcsEvent, scan_ics
 from .problems import Problem
-from .recurrence import Expanded, RecurrenceError, Series, expand_series, resolve
+from .recurrence import Expanded, RecurrenceError, Series, resolve
 
-__all__ = ["NOTE", "IcsRecord", "ics_records"]
+__all__ = ["EXCLUDED", "NOTE", "IcsRecord", "ics_records"]
 
 NOTE = "@note"
 """The record key holding why an event was expanded (removed before the fields are checked)."""
+EXCLUDED = "@excluded"
+"""The record key holding a series' excluded occurrence starts (EXDATE), cancelled after it is
+created (see :mod:`yzj_meeting.sync.exclusions`)."""
 
 _REPEAT_NAMES = {1: "workdays", 2: "daily", 3: "weekly", 4: "biweekly", 5: "monthly"}
 _REMINDERS = {timedelta(0): 0, timedelta(minutes=-15): 15, timedelta(hours=-1): 60}
@@ -237,16 +241,9 @@ def _recurrence(
         return None  # the entry check reports it
     dtstart = raw.get("DTSTART")
     zone = dtstart.params.get("TZID") if dtstart is not None else None
-    shape = resolve(
+    return resolve(
         start, end, rule.value if rule is not None else None, exdates, rdates, zone_name=zone
     )
-    if isinstance(shape, Series) and shape.excluded:
-        # Cancelling excluded occurrences of a created series is not wired into the sync yet:
-        # the same meetings as singles (exact, within the expansion limits).
-        return expand_series(
-            shape, "expanded: EXDATE or a changed occurrence takes occurrences out of the series"
-        )
-    return shape
 
 
 def _dates(event: Any, name: str) -> list[date | datetime]:
@@ -278,6 +275,13 @@ def _shaped(
             "repeat": _REPEAT_NAMES[int(shape.repeat)],
             "repeat_until": shape.repeat_end.astimezone(SHANGHAI).isoformat(),
         }
+        if shape.excluded:
+            starts = [s.astimezone(SHANGHAI).isoformat() for s in shape.excluded]
+            fields[EXCLUDED] = starts
+            fields[NOTE] = (
+                f"series; then {len(starts)} excluded occurrence(s) (EXDATE or a changed "
+                f"occurrence) cancelled: {', '.join(starts)}"
+            )
         return [IcsRecord(line, fields, reported)]
     key = record.get("key")
     out = []

@@ -5,7 +5,7 @@ from what ``queryByDay`` and ``meeting/detail`` report of a live meeting: equal 
 service holds that meeting on every field it reports (creator, title, times, content, place,
 room, type, reminders, attendees, organisers, minutes, and for a series its rule and the
 Shanghai day of its repeat end, which fix its occurrences). ``topState`` is reported by no read
-and is not part of it.
+and is not part of it (``Probe.important`` checks it where a server's detail sends it).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def signature(model: CreateMeeting | RepeatMeeting) -> str:
     the service does not tell them apart.
     """
     single = isinstance(model, CreateMeeting)
-    if isinstance(model, CreateMeeting) and model.notice_times is not None:
+    if model.notice_times is not None:
         reminders = _ints(model.notice_times)
     else:
         reminders = _ints(() if model.notice_time is None else (model.notice_time,))
@@ -69,15 +69,15 @@ def signature(model: CreateMeeting | RepeatMeeting) -> str:
         "reminders": reminders,
         "actors": _ids(model.actors),
         "minutes": bool(model.submit_experience),
+        "organizers": _ids(model.meet_organizers),
+        "encryption": bool(model.encryption),
+        "shares": _ids(model.share_ids),
     }
     if isinstance(model, CreateMeeting):
         fields.update(
             place=model.meeting_place or None,
             room=model.room_id or None,
             type=model.type.value if model.type is not None else None,
-            organizers=_ids(model.meet_organizers),
-            encryption=bool(model.encryption),
-            shares=_ids(model.share_ids),
             agent=model.agent or None,
         )
     else:
@@ -85,9 +85,6 @@ def signature(model: CreateMeeting | RepeatMeeting) -> str:
             place=None,
             room=None,
             type=None,
-            organizers=[],
-            encryption=False,
-            shares=[],
             agent=None,
             repeat=int(model.repeat),
             until=_last_day(model.repeat_end_date),

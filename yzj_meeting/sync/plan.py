@@ -24,6 +24,7 @@ from ..models import (
     RepeatMeeting,
 )
 from .entry import FINGERPRINT_VERSION, Entry, legacy_fingerprint
+from .exclusions import settled, to_cancel
 from .journal import Intent, JournalRow
 from .match import signature
 
@@ -58,6 +59,9 @@ class ActionKind(enum.StrEnum):
     """Changed in what a modify cannot change (single/series, creator, type): cancel, create."""
     CANCEL = "cancel"
     """Key gone from the schedule, with prune: ``cancel`` (or ``batchCancel`` on the parent)."""
+    EXCLUDE = "exclude"
+    """The series is as the entry says but some excluded occurrences (EXDATE) are not
+    cancelled yet: ``cancel`` each (see ``yzj_meeting.sync.exclusions``)."""
     UNCHANGED = "unchanged"
     """Nothing to send."""
     KEEP = "keep"
@@ -111,7 +115,7 @@ def plan_key(
     if row is not None and row.in_doubt:
         return Action(ActionKind.RECONCILE, key, entry, row)
     if row is not None:
-        row = row.settled()
+        row = settled(row)
     if entry is None:
         if row is None or row.meeting_id is None:
             return Action(ActionKind.UNCHANGED, key)
@@ -129,6 +133,8 @@ def plan_key(
         return Action(ActionKind.REPLACE, key, entry, row, model, cancel_request(row))
     if row.fingerprint == entry.fingerprint or legacy_match(row, entry):
         return Action(ActionKind.UNCHANGED, key, entry, row)
+    if entry.excluded and to_cancel(entry, row):
+        return Action(ActionKind.EXCLUDE, key, entry, row)
     return Action(ActionKind.MODIFY, key, entry, row, modify_request(entry, row))
 
 
@@ -210,7 +216,8 @@ def intent_for(op: str, entry: Entry) -> Intent:
     assert op in ("create", "modify")
     return Intent(
         op="create" if op == "create" else "modify",
-        fingerprint=entry.fingerprint,
+        # Without the exclusions: those are journaled one cancel at a time after the call.
+        fingerprint=entry.base_fingerprint,
         attendees=entry.attendees,
         openid=model.openid,
         title=model.title,
@@ -233,7 +240,7 @@ def count(actions: Iterable[Action]) -> dict[str, int]:
         kind = action.kind
         if kind is ActionKind.CREATE:
             counts["created"] += 1
-        elif kind in (ActionKind.MODIFY, ActionKind.REPLACE):
+        elif kind in (ActionKind.MODIFY, ActionKind.REPLACE, ActionKind.EXCLUDE):
             counts["modified"] += 1
         elif kind is ActionKind.CANCEL:
             counts["cancelled"] += 1

@@ -56,6 +56,9 @@ _BAD_ESCAPE = re.compile(
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})"
 )
 _BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: 3x faster
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")
 _JSON_OBJECT: Any = getattr(json.decoder, "JSONObject")  # noqa: B009 (not in the stubs)
 _PY_SCANNER: Any = getattr(json.scanner, "py_make_scanner")  # noqa: B009
 _KINDS = (
@@ -167,7 +170,7 @@ def load_json(text: str, path: str, problems: list[Problem], *, first_line: int 
         if len(problems) - before >= _MAX_REPORTED:
             return None
     depth = 0
-    for match in _BRACKET.finditer(text):
+    for match in () if _shallow(text) else _BRACKET.finditer(text):
         token = match.group()
         if token in "[{":
             depth += 1
@@ -196,6 +199,18 @@ def load_json(text: str, path: str, problems: list[Problem], *, first_line: int 
     except (RecursionError, ValueError) as exc:  # a backstop: both are caught above first
         problems.append(Problem(path, None, None, f"not valid JSON: {exc}"))
     return None
+
+
+def _shallow(text: str) -> bool:
+    """Whether ``text`` surely nests no deeper than ``MAX_DEPTH`` (a fast, C-speed check; when
+    it says no, the exact scan finds where). Each pass removes the innermost bracket pairs, so
+    a text nested ``d`` deep (strings left out) is empty after ``d`` passes."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        brackets = _PAIR.sub("", brackets)
+    return not brackets
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

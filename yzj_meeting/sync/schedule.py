@@ -38,7 +38,8 @@ Formats, chosen by the file's extension:
   `DTSTART`/`DTEND` (or `DURATION`) the times (with a `TZID` or in UTC), `DESCRIPTION` the
   content, `LOCATION` the place, `ORGANIZER`/`ATTENDEE` the people (oids, or `mailto:`
   addresses resolved through the people map), a `VALARM` the reminder. `RRULE`/`RDATE`/
-  `EXDATE` become a Yunzhijia series only when exact, else one single meeting per occurrence
+  `EXDATE` become a Yunzhijia series only when exact (its `EXDATE`s cancelled once it is
+  created: :mod:`yzj_meeting.sync.exclusions`), else one single meeting per occurrence
   (:mod:`yzj_meeting.sync.recurrence`). Events with `STATUS:CANCELLED` are left out.
 
 Files are read through :mod:`yzj_meeting.sync.safe_read` (regular files only, size cap,

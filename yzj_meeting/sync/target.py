@@ -19,20 +19,27 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from .._http import HttpRequest, HttpResponse
 from .._urls import canonical_base_url
 from ..auth import DEFAULT_BASE_URL, Credentials
 from ..bulk import Progress
 from ..client import MeetingClient
 from ..errors import ValidationError
+from ..limits import Limiter, RateLimiter
 from .apply import SyncResult, dry_result, plan_sync, sync
 from .entry import Entry
 from .journal import Journal, target_name
 from .lock import DEFAULT_LOCK_TIMEOUT, StateLock
 
+if TYPE_CHECKING:
+    from ..fake import FakeTransport
+
 __all__ = [
+    "DEFAULT_CALLS_PER_MINUTE",
     "DEFAULT_STATE_DIR",
     "EMULATOR_BASE_URL",
     "EMULATOR_EID",
@@ -47,6 +54,8 @@ EMULATOR_EID = "emulator"
 JOURNAL_FILE = "journal.sqlite3"
 EMULATOR_FILE = "emulator.sqlite3"
 LEGACY_EMULATOR_FILE = "emulator.json"  # a JSON snapshot, before the change log
+DEFAULT_CALLS_PER_MINUTE = 1500
+"""Yunzhijia's quota: calls per minute per interface."""
 
 
 class IncompleteCredentials(ValidationError):
@@ -69,6 +78,11 @@ class Target:
     state_dir: Path
     emulator: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    calls_per_minute: int | None = DEFAULT_CALLS_PER_MINUTE
+    """The quota per interface the client keeps to (the emulator enforces it too); ``None``:
+    no limit."""
+    quota_window: float = 60.0
+    """The quota's window in seconds (a minute on the real service)."""
 
     @property
     def name(self) -> str:
@@ -80,20 +94,37 @@ class Target:
         """The journal file."""
         return self.state_dir / JOURNAL_FILE
 
-    def client(self) -> MeetingClient:
-        """A client for this target (on the emulator: its state loaded from the state dir)."""
-        credentials = Credentials(eid=self.eid, secret=self.secret)
-        if not self.emulator:
-            return MeetingClient(credentials=credentials, base_url=self.base_url)
-        from ..fake import FakeService, FakeTransport
+    def rate_limiter(
+        self, on_wait: Callable[[str, str, float], None] | None = None
+    ) -> RateLimiter | None:
+        """The client-side quota of this target (``calls_per_minute`` per ``quota_window``;
+        ``None`` without one); ``on_wait`` sees each call that must wait for its slot."""
+        if self.calls_per_minute is None:
+            return None
+        return RateLimiter(self.calls_per_minute, self.quota_window, on_wait=on_wait)
 
+    def client(self, rate_limiter: Limiter | None = None) -> MeetingClient:
+        """A client for this target (on the emulator: its state loaded from the state dir),
+        keeping to ``rate_limiter`` (default: ``self.rate_limiter()``)."""
+        credentials = Credentials(eid=self.eid, secret=self.secret)
+        limiter = rate_limiter if rate_limiter is not None else self.rate_limiter()
+        if not self.emulator:
+            return MeetingClient(
+                credentials=credentials,
+                base_url=self.base_url,
+                rate_limiter=limiter,
+                calls_per_minute=None,  # the quota is ``limiter``
+            )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path, legacy = self.state_dir / EMULATOR_FILE, self.state_dir / LEGACY_EMULATOR_FILE
         if legacy.is_file() and not path.exists():
             legacy.replace(path)  # the service converts a snapshot found at its path once
-        service = FakeService(persist_path=path)
         return MeetingClient(
-            credentials=credentials, base_url=self.base_url, transport=FakeTransport(service)
+            credentials=credentials,
+            base_url=self.base_url,
+            transport=_Emulator(path, self.calls_per_minute, self.quota_window),
+            rate_limiter=limiter,
+            calls_per_minute=None,
         )
 
     @contextlib.asynccontextmanager
@@ -122,18 +153,19 @@ class Target:
         concurrency: int = 8,
         on_progress: Callable[[Progress], None] | None = None,
         dry_run: bool = False,
+        rate_limiter: Limiter | None = None,
     ) -> SyncResult:
         """``yzj_meeting.sync.sync`` on this target, the state lock held throughout.
 
         ``dry_run`` reads the journal (if there is one) without the lock and creates, sends
-        and writes nothing.
+        and writes nothing. ``rate_limiter``: see ``client``.
         """
         if dry_run:
             if not self.journal_path.exists():
                 return dry_result(await plan_sync(None, entries, prune=prune))
             async with await Journal.open(self.journal_path, self.name, readonly=True) as j:
                 return dry_result(await plan_sync(j, entries, prune=prune))
-        async with await self.open_journal() as journal, self.client() as client:
+        async with await self.open_journal() as journal, self.client(rate_limiter) as client:
             return await sync(
                 client,
                 journal,
@@ -142,6 +174,45 @@ class Target:
                 concurrency=concurrency,
                 on_progress=on_progress,
             )
+
+
+class _Emulator:
+    """The embedded emulator as a transport, its meetings loaded on the first request: a sync
+    with nothing to send never replays the state file. A file that is not emulator state is
+    refused at once (``ValueError``), as loading it would."""
+
+    def __init__(self, path: Path, quota: int | None, window: float) -> None:
+        from ..fake.persist import check_file
+
+        check_file(str(path))
+        self._path = path
+        self._quota = quota
+        self._window = window
+        self._inner: FakeTransport | None = None
+        self._closed = False
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Answer ``request`` from the emulator (loaded now if it is the first)."""
+        if self._inner is None:
+            from ..fake import FakeService, FakeTransport
+
+            # No call log: a long sync would keep every request body in memory for nothing.
+            service = FakeService(
+                persist_path=self._path,
+                calls_per_minute=self._quota,
+                rate_window=self._window,
+                record_calls=False,
+            )
+            self._inner = FakeTransport(service)
+            if self._closed:
+                await self._inner.aclose()
+        return await self._inner.send(request)
+
+    async def aclose(self) -> None:
+        """Close the emulator's transport (if it was ever loaded)."""
+        self._closed = True
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 def resolve_target(
