@@ -137,8 +137,6 @@ async def apply(
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
     runner = _Runner(client, journal, prune, await journal.mapped_ids(), concurrency)
-    # Every day an adoption may look at is read before anything is created (see adopt.py).
-    await runner.finder.prefetch(days_to_read(actions))
     result = SyncResult()
     lookups: list[Action] = []
     work: list[Action] = []
@@ -157,6 +155,8 @@ async def apply(
     done = failed = 0
     if on_progress is not None:
         on_progress(Progress(0, 0, total))  # the total is known before the first call
+    # Every day an adoption may look at is read before anything is created (see adopt.py).
+    await runner.finder.prefetch(days_to_read(actions))
 
     def landed(outcome: Outcome[Any, Any]) -> None:
         nonlocal done, failed
