@@ -25,7 +25,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "schedule.json"
 OWNER = "5f0c6a1b2c3d4e5f60718293"
 ALICE = "5f0c6a1b2c3d4e5f60718294"
 SECRET = "s3cret-NEVER-PRINT-7f1d"
-COUNT_KEYS = {"created", "modified", "cancelled", "unchanged", "failed"}
+COUNT_KEYS = {"created", "adopted", "modified", "cancelled", "unchanged", "failed"}
 TOKEN_RE = re.compile(r"[0-9a-f]{48}")
 
 
@@ -71,6 +71,7 @@ def test_example_schedule_on_the_embedded_emulator_twice(tmp_path: Path) -> None
     assert first.exit_code == 0, first.output
     assert one_json(first) == {
         "created": total,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 0,
@@ -88,6 +89,7 @@ def test_example_schedule_on_the_embedded_emulator_twice(tmp_path: Path) -> None
     assert second.exit_code == 0, second.output
     assert one_json(second) == {
         "created": 0,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": total,
@@ -101,6 +103,7 @@ def test_summary_table_and_dry_run_sends_nothing(tmp_path: Path) -> None:
     assert dry.exit_code == 0
     assert one_json(dry) == {
         "created": 2,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 0,
@@ -243,6 +246,7 @@ def test_create_day_cancel_and_a_failed_item_exits_1(tmp_path: Path) -> None:
     assert failed.exit_code == 1
     assert one_json(failed) == {
         "created": 0,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 0,

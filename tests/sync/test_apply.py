@@ -68,13 +68,17 @@ async def test_first_sync_creates_everything_and_maps_it(
     result = await run(client, journal, SCHEDULE)
     assert result.counts() == {
         "created": 3,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 0,
         "failed": 0,
     }
     assert result.ok
-    assert sorted(meeting_calls(service)) == ["create", "create", "repeatMeeting"]
+    calls = meeting_calls(service)
+    assert sorted(c for c in calls if c != "queryByDay") == ["create", "create", "repeatMeeting"]
+    # Adopt before create: each of the three days looked at once, before any create.
+    assert calls[:3] == ["queryByDay"] * 3
     rows = await journal.rows()
     assert service.meetings[rows["a"].meeting_id].title == "Meeting a"  # type: ignore[index]
     assert service.meetings[rows["b"].meeting_id].actors == [CAROL]  # type: ignore[index]
@@ -108,6 +112,7 @@ async def test_changes_are_modified_with_attendee_lists(
     result = await run(client, journal, changed)
     assert result.counts() == {
         "created": 0,
+        "adopted": 0,
         "modified": 2,
         "cancelled": 0,
         "unchanged": 1,
@@ -140,6 +145,7 @@ async def test_removed_keys_are_cancelled_only_with_prune(
     result = await run(client, journal, SCHEDULE[1:2], prune=True)
     assert result.counts() == {
         "created": 0,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 2,
         "unchanged": 1,
@@ -179,6 +185,7 @@ async def test_a_refused_item_fails_alone_and_leaves_no_intent(
     )
     assert result.counts() == {
         "created": 1,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 2,
@@ -199,18 +206,20 @@ async def test_a_refused_item_fails_alone_and_leaves_no_intent(
 async def test_lost_create_answer_stays_in_doubt_then_is_adopted(
     client: MeetingClient, journal: Journal, service: FakeService
 ) -> None:
-    service.faults = Faults(script=["drop_after"])  # created, but the answer is lost
+    service.faults = Faults(script=["ok", "drop_after"])  # created, but the answer is lost
     result = await run(client, journal, [single("a")])
     assert result.counts()["failed"] == 1
     assert "OutcomeUnknownError" in result.errors[0].error
-    assert meeting_calls(service) == ["create"]  # never re-created blindly in the same run
+    # never re-created blindly in the same run
+    assert meeting_calls(service) == ["queryByDay", "create"]
     row = await journal.get("a")
     assert row is not None
     assert row.in_doubt
 
     result = await run(client, journal, [single("a")])
     assert result.counts()["created"] == 1
-    assert meeting_calls(service) == ["create", "queryByDay"]  # looked, found, adopted
+    # looked, found, adopted
+    assert meeting_calls(service)[2:] == ["queryByDay", "detail"]
     (meeting,) = live(service, "Meeting a")
     row = await journal.get("a")
     assert row is not None
@@ -221,11 +230,11 @@ async def test_lost_create_answer_stays_in_doubt_then_is_adopted(
 async def test_adopted_meeting_is_then_modified_if_the_entry_changed(
     client: MeetingClient, journal: Journal, service: FakeService
 ) -> None:
-    service.faults = Faults(script=["drop_after"])
+    service.faults = Faults(script=["ok", "drop_after"])
     await run(client, journal, [single("a")])
     result = await run(client, journal, [single("a", attendees=[CAROL])])
     assert result.counts()["modified"] == 1
-    assert meeting_calls(service) == ["create", "queryByDay", "modify"]
+    assert meeting_calls(service)[2:] == ["queryByDay", "detail", "modify"]
     (meeting,) = live(service, "Meeting a")
     assert meeting.actors == [CAROL]
 
@@ -233,11 +242,11 @@ async def test_adopted_meeting_is_then_modified_if_the_entry_changed(
 async def test_create_that_never_happened_is_created_after_the_lookup(
     client: MeetingClient, journal: Journal, service: FakeService
 ) -> None:
-    service.faults = Faults(script=["drop_before"])  # the server never acted
+    service.faults = Faults(script=["ok", "drop_before"])  # the server never acted
     assert (await run(client, journal, [series("s")])).counts()["failed"] == 1
     result = await run(client, journal, [series("s")])
     assert result.counts()["created"] == 1
-    assert meeting_calls(service) == ["repeatMeeting", "queryByDay", "repeatMeeting"]
+    assert meeting_calls(service)[2:] == ["queryByDay", "repeatMeeting"]
     assert len(live(service, "Series s")) == 4
 
 
@@ -245,7 +254,7 @@ async def test_twin_keys_in_doubt_adopt_different_meetings(
     client: MeetingClient, journal: Journal, service: FakeService
 ) -> None:
     twins = [single("a", title="Same"), single("b", title="Same")]
-    service.faults = Faults(script=["drop_after", "drop_after"])
+    service.faults = Faults(script=["ok", "drop_after", "drop_after"])
     assert (await run(client, journal, twins, concurrency=2)).counts()["failed"] == 2
     result = await run(client, journal, twins, concurrency=2)
     assert result.counts()["created"] == 2
@@ -258,7 +267,7 @@ async def test_twin_keys_in_doubt_adopt_different_meetings(
 async def test_in_doubt_create_of_a_removed_key_is_adopted_then_pruned(
     client: MeetingClient, journal: Journal, service: FakeService
 ) -> None:
-    service.faults = Faults(script=["drop_after"])
+    service.faults = Faults(script=["ok", "drop_after"])
     await run(client, journal, [single("a")])
     result = await run(client, journal, [], prune=True)
     assert result.counts()["cancelled"] == 1
@@ -301,17 +310,19 @@ async def test_cancel_in_doubt_is_looked_up(
     # a was still there: kept; b was cancelled: created again, as the schedule wants it.
     assert result.counts() == {
         "created": 1,
+        "adopted": 0,
         "modified": 0,
         "cancelled": 0,
         "unchanged": 1,
         "failed": 0,
     }
-    assert sorted(meeting_calls(service)[len(meeting_calls(service)) - 3 :]) == [
+    assert sorted(meeting_calls(service)[len(meeting_calls(service)) - 4 :]) == [
         "create",
         "queryByDay",
         "queryByDay",
+        "queryByDay",  # the day read before any create, for adoption
     ]
-    assert len(service.calls) - before == 3
+    assert len(service.calls) - before == 4
     assert len(live(service, "Meeting a")) == len(live(service, "Meeting b")) == 1
 
 

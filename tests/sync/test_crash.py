@@ -2,13 +2,20 @@
 
 The emulator runs over HTTP in a subprocess of its own (127.0.0.1, a free port) with a little
 latency and a few faults that lose answers after the server acted, so creates end in doubt
-through the real stack too. The sync runs in subprocesses that are killed at random delays;
-then it runs to completion, faults off. The service must then hold exactly the desired
-meetings: each once, none lost, none extra, with the desired content.
+through the real stack too. The sync runs in processes that are killed at random delays; then
+it runs to completion, faults off. The service must then hold exactly the desired meetings:
+each once, none lost, none extra, with the desired content. Phases: first creation, changes
+back and forth with prune, then the journal is lost and the same schedule is synced again
+(adoption, killed too), then changes again from the adopted journal.
+
+The killed runs are forked from one process that imported the CLI once (``FORKER``), so each
+kill lands while the sync works rather than while Python imports (about a second on a busy
+machine): fewer interpreter starts, more kill points.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -48,6 +55,34 @@ async def main(state, control):
         await runner.cleanup()
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+FORKER = """
+import json, os, sys
+import aiohttp, rich.console, rich.progress
+import yzj_meeting.cli._main, yzj_meeting.cli.sync, yzj_meeting.fake, yzj_meeting.sync.apply
+from yzj_meeting.cli import main
+
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(job["cwd"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        try:
+            main(job["args"])
+        except SystemExit as exc:
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        except BaseException:
+            os._exit(3)
+        os._exit(0)
+    print(pid, flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(status, flush=True)
 """
 
 PEOPLE = [f"{0x5F0C6A1B2C3D4E5F60718200 + i:024x}" for i in range(12)]
@@ -147,10 +182,15 @@ def server(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 class Runner:
-    """Runs ``yzj-meeting sync`` in subprocesses and kills some of them."""
+    """Runs ``yzj-meeting sync`` in processes and kills some of them."""
 
     def __init__(self, tmp_path: Path, url: str, rnd: random.Random) -> None:
         self.tmp_path = tmp_path
+        script = tmp_path / "forker.py"
+        script.write_text(FORKER)
+        self.forker = subprocess.Popen(
+            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.state_dir = tmp_path / "state"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("YZJ_")},
@@ -160,33 +200,62 @@ class Runner:
         }
         self.rnd = rnd
         self.runs = self.kills = self.in_doubt_seen = self.pending_seen = 0
+        self.max_delay = 0.5
 
-    def command(self, schedule: Path, prune: bool) -> list[str]:
-        args = [sys.executable, "-m", "yzj_meeting.cli", "sync", str(schedule), "--json"]
+    def args(self, schedule: Path, prune: bool) -> list[str]:
+        args = ["sync", str(schedule), "--json"]
         args += ["--state-dir", str(self.state_dir), "--concurrency", "4"]
         return args + (["--prune"] if prune else [])
 
-    def kill_repeatedly(self, schedules: list[Path], prune: bool, attempts: int) -> None:
-        """Start a sync of each schedule in turn and SIGKILL it after a random delay."""
-        for attempt in range(attempts):
-            proc = subprocess.Popen(
-                self.command(schedules[attempt % len(schedules)], prune),
-                env=self.env,
-                cwd=self.tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+    def command(self, schedule: Path, prune: bool) -> list[str]:
+        return [sys.executable, "-m", "yzj_meeting.cli", *self.args(schedule, prune)]
+
+    def kill_repeatedly(self, schedules: list[Path], prune: bool, kills: int) -> None:
+        """Start a sync of each schedule in turn and SIGKILL it after a random delay, until
+        ``kills`` runs were killed while working (at most ``4 * kills`` runs). The delay is
+        drawn up to ``max_delay``, which shrinks when a run ends before its kill (a run with
+        little left to do is short) and grows back after a kill."""
+        assert self.forker.stdin is not None
+        assert self.forker.stdout is not None
+        target = self.kills + kills
+        for attempt in range(4 * kills):
+            if self.kills >= target:
+                break
+            job = {
+                "args": self.args(schedules[attempt % len(schedules)], prune),
+                "cwd": str(self.tmp_path),
+                "env": self.env,
+            }
+            self.forker.stdin.write(json.dumps(job) + "\n")
+            self.forker.stdin.flush()
+            pid = int(self.forker.stdout.readline())
             self.runs += 1
-            try:
-                time.sleep(self.rnd.uniform(0.1, 0.6))
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    self.kills += 1
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait(timeout=30)
+            time.sleep(self.rnd.uniform(0.02, self.max_delay))
+            with contextlib.suppress(ProcessLookupError):  # ended (not reaped: a zombie)
+                os.kill(pid, signal.SIGKILL)
+            status = int(self.forker.stdout.readline())
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+                self.kills += 1
+                self.max_delay = min(0.5, self.max_delay * 1.25)
+            else:
+                self.max_delay = max(0.05, self.max_delay / 2)
             self.count_intents()
+
+    def close(self) -> None:
+        if self.forker.stdin is not None:
+            self.forker.stdin.close()
+        try:
+            self.forker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.forker.kill()
+            self.forker.wait(timeout=10)
+        if self.forker.stdout is not None:
+            self.forker.stdout.close()
+
+    def lose_journal(self) -> None:
+        """Delete the journal, as a new working directory or machine would not have it."""
+        for suffix in ("", "-wal", "-shm"):
+            (self.state_dir / f"journal.sqlite3{suffix}").unlink(missing_ok=True)
 
     def count_intents(self) -> None:
         path = self.state_dir / "journal.sqlite3"
@@ -276,6 +345,11 @@ def check_service(tmp_path: Path, state: Path, schedule: Path) -> dict[str, int]
     }
 
 
+def faults_on(server: dict[str, Any]) -> None:
+    server["control"].unlink()
+    time.sleep(0.2)  # the server looks at the switch every 50 ms
+
+
 def converge(
     runner: Runner, server: dict[str, Any], schedule: Path, size: int, tmp_path: Path
 ) -> dict[str, int]:
@@ -288,7 +362,8 @@ def converge(
             break
     assert counts["failed"] == 0, counts
     again = runner.complete(schedule, prune=True)
-    assert again == {"created": 0, "modified": 0, "cancelled": 0, "unchanged": size, "failed": 0}
+    nothing = {"created": 0, "adopted": 0, "modified": 0, "cancelled": 0, "failed": 0}
+    assert again == {**nothing, "unchanged": size}
     return check_service(tmp_path, server["state"], schedule)
 
 
@@ -303,15 +378,30 @@ def test_sync_killed_at_random_points_converges_exactly(
     second.write_text(json.dumps(change_schedule(rnd, meetings), ensure_ascii=False))
     runner = Runner(tmp_path, server["url"], rnd)
 
-    # Phase 1: the first creation, then changes back and forth, killed again and again.
-    runner.kill_repeatedly([first], prune=False, attempts=5)
-    runner.kill_repeatedly([second, first], prune=True, attempts=8)
-    phase1 = converge(runner, server, first, len(meetings), tmp_path)
-    # Phase 2: the same towards the changed schedule, from a converged state.
-    server["control"].unlink()  # faults on again
-    time.sleep(0.2)
-    runner.kill_repeatedly([second, first], prune=True, attempts=8)
-    phase2 = converge(runner, server, second, len(json.loads(second.read_text())), tmp_path)
+    sizes = {first: len(meetings), second: len(json.loads(second.read_text()))}
+    try:
+        # Phase 1: the first creation, then changes back and forth, killed again and again.
+        runner.kill_repeatedly([first], prune=False, kills=6)
+        runner.kill_repeatedly([second, first], prune=True, kills=10)
+        phase1 = converge(runner, server, first, sizes[first], tmp_path)
+        # Phase 2: the same towards the changed schedule, from a converged state.
+        faults_on(server)
+        runner.kill_repeatedly([second, first], prune=True, kills=10)
+        phase2 = converge(runner, server, second, sizes[second], tmp_path)
+        # Phase 3: the journal is lost; the same schedule again: adopted, not duplicated.
+        made = len(FakeService.load(server["state"]).snapshot()["meetings"])
+        runner.lose_journal()
+        faults_on(server)
+        runner.kill_repeatedly([second], prune=True, kills=14)
+        phase3 = converge(runner, server, second, sizes[second], tmp_path)
+        # Every key was adopted: not one meeting was created (a lost journal costs lookups).
+        phase3["created"] = len(FakeService.load(server["state"]).snapshot()["meetings"]) - made
+        # Phase 4: changes and prunes of the adopted keys.
+        faults_on(server)
+        runner.kill_repeatedly([first, second], prune=True, kills=10)
+        phase4 = converge(runner, server, first, sizes[first], tmp_path)
+    finally:
+        runner.close()
 
     figures = {
         "runs": runner.runs,
@@ -320,11 +410,15 @@ def test_sync_killed_at_random_points_converges_exactly(
         "in_doubt_left_by_kills": runner.in_doubt_seen,
         "phase1": phase1,
         "phase2": phase2,
+        "phase3": phase3,
+        "phase4": phase4,
         "seconds": round(time.monotonic() - started, 1),
     }
     print(f"\ncrash test: {json.dumps(figures)}")
-    for phase in (phase1, phase2):
+    assert phase3["created"] == 0, figures
+    for phase in (phase1, phase2, phase3, phase4):
         assert phase["duplicates"] == phase["lost"] == phase["extra"] == 0, figures
         assert phase["wrong"] == phase["split_series"] == 0, figures
         assert phase["live"] == phase["expected"], figures
-    assert runner.kills >= 8, figures  # most attempts must land while the sync runs
+    assert runner.kills >= 50, figures
+    assert runner.pending_seen >= 10, figures  # kills landed while calls were in flight

@@ -85,7 +85,8 @@ async def test_a_series_is_created_once_then_each_exclusion_cancelled(tmp_path: 
     assert len(entry.excluded) == 2
     result = await run_sync(service, tmp_path, wanted)
     assert result.counts()["created"] == 1
-    assert meeting_calls(service) == ["repeatMeeting", "cancel", "cancel"]
+    # (the day is read first: adopt before create, issue #11)
+    assert meeting_calls(service) == ["queryByDay", "repeatMeeting", "cancel", "cancel"]
     assert live_days(service) == ["2026-12-01", "2026-12-15", "2026-12-29"]
     # The cancelled ones are occurrences of the one series, not other meetings.
     assert len({m.batch_id for m in service.meetings.values()}) == 1
@@ -93,6 +94,16 @@ async def test_a_series_is_created_once_then_each_exclusion_cancelled(tmp_path: 
     service.calls.clear()
     again = await run_sync(service, tmp_path, wanted)
     assert again.counts()["unchanged"] == 1
+    assert meeting_calls(service) == []
+    # The journal lost: the series with its exclusions is adopted, nothing sent but lookups.
+    lost = tmp_path / "lost"
+    lost.mkdir()
+    adopted = await run_sync(service, lost, wanted)
+    assert (adopted.counts()["adopted"], adopted.counts()["created"]) == (1, 0)
+    assert set(meeting_calls(service)) == {"queryByDay", "detail"}
+    assert live_days(service) == ["2026-12-01", "2026-12-15", "2026-12-29"]
+    service.calls.clear()
+    assert (await run_sync(service, lost, wanted)).counts()["unchanged"] == 1
     assert meeting_calls(service) == []
 
 

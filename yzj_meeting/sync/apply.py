@@ -1,14 +1,15 @@
 """Carry out a sync plan: journal intent -> client call -> journal outcome, for every key.
 
-``sync(client, journal, entries)`` reads the journal, plans, resolves the keys in doubt first
-(every lookup happens before any new create, so a lookup never mistakes a meeting this run is
-creating for a lost one), then sends the rest through ``client.run_many`` with bounded
-concurrency. A failed key is counted and reported; the others go on.
+``sync(client, journal, entries)`` reads the journal, plans, reads the days of every key to
+create or in doubt (``adopt.Finder``: before any create, so a lookup never mistakes a meeting
+this run is creating for a lost one), resolves the keys in doubt, then sends the rest through
+``client.run_many`` with bounded concurrency; a key to create first adopts the live meeting
+that exactly is its own, if there is one. A failed key is counted and reported; the others go
+on.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
@@ -21,12 +22,12 @@ from ..errors import ValidationError
 from ..models import (
     BatchCancel,
     CancelMeeting,
-    CreateMeeting,
     MeetingStatus,
     QueryByDay,
     RepeatMeeting,
 )
 from ._trace import observed, observed_run
+from .adopt import Finder, adopt, days_to_read, find_in_doubt
 from .entry import Entry
 from .exclusions import cancel_excluded
 from .journal import Intent, JournalRow
@@ -35,7 +36,7 @@ from .plan import Action, ActionKind, count, intent_for, plan, plan_key, stale_f
 
 __all__ = ["ItemError", "SyncResult", "apply", "dry_result", "plan_sync", "sync"]
 
-COUNTS = ("created", "modified", "cancelled", "unchanged", "failed")
+COUNTS = ("created", "adopted", "modified", "cancelled", "unchanged", "failed")
 
 
 @attrs.frozen
@@ -55,9 +56,11 @@ class ItemError:
 @attrs.define
 class SyncResult:
     """What a sync did: counts per outcome, plus ``kept`` (gone from the schedule, not pruned)
-    and one ``ItemError`` per failed key."""
+    and one ``ItemError`` per failed key. ``adopted``: keys found already on the service
+    (exactly as desired) and mapped instead of created."""
 
     created: int = 0
+    adopted: int = 0
     modified: int = 0
     cancelled: int = 0
     unchanged: int = 0
@@ -68,7 +71,7 @@ class SyncResult:
     """The plan, for a dry run (``sync(..., dry_run=True)``); ``None`` after a real sync."""
 
     def counts(self) -> dict[str, int]:
-        """``{"created", "modified", "cancelled", "unchanged", "failed"}``."""
+        """``{"created", "adopted", "modified", "cancelled", "unchanged", "failed"}``."""
         return {name: getattr(self, name) for name in COUNTS}
 
     @property
@@ -135,7 +138,7 @@ async def apply(
     actions = list(actions)
     # Rows of an older version's fingerprint that match: rewritten at once, in one transaction.
     await journal.refresh_fingerprints(stale_fingerprints(actions))
-    runner = _Runner(client, journal, prune, await journal.mapped_ids())
+    runner = _Runner(client, journal, prune, await journal.mapped_ids(), concurrency)
     run = observed_run(client, runner.run)  # a span per key when traced
     result = SyncResult()
     lookups: list[Action] = []
@@ -155,6 +158,8 @@ async def apply(
     done = failed = 0
     if on_progress is not None:
         on_progress(Progress(0, 0, total))  # the total is known before the first call
+    # Every day an adoption may look at is read before anything is created (see adopt.py).
+    await runner.finder.prefetch(days_to_read(actions))
 
     def landed(outcome: Outcome[Any, Any]) -> None:
         nonlocal done, failed
@@ -203,12 +208,19 @@ class _Item:
 
 
 class _Runner:
-    def __init__(self, client: MeetingClient, journal: SyncJournal, prune: bool, mapped: set[str]):
+    def __init__(
+        self,
+        client: MeetingClient,
+        journal: SyncJournal,
+        prune: bool,
+        mapped: set[str],
+        concurrency: int = 8,
+    ):
         self.client = client
         self.journal = journal
         self.prune = prune
         self.mapped = mapped  # ids some key maps: never adopted by a lookup
-        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self.finder = Finder(client, mapped, concurrency)
 
     async def run(self, action: Action) -> str | None:
         """Carry out one action; the name of the count it lands in (``None``: none)."""
@@ -217,6 +229,8 @@ class _Runner:
             return await self._reconcile(action)
         if kind is ActionKind.CREATE:
             assert action.entry is not None
+            if await adopt(self.finder, self.journal, action.key, action.entry):
+                return "adopted"
             await self._create(action.key, action.entry)
             return "created"
         if kind is ActionKind.MODIFY:
@@ -288,30 +302,14 @@ class _Runner:
         assert row is not None
         assert row.intent is not None
         if row.pending == "create":
-            intent = row.intent
-            assert intent.openid
-            assert intent.title
-            assert intent.start is not None
-            assert intent.end is not None
-            probe = CreateMeeting(
-                openid=intent.openid,
-                title=intent.title,
-                start_date=from_ms(intent.start),
-                end_date=from_ms(intent.end),
-            )
-            identity = (intent.openid, intent.title, intent.start, intent.end)
-            # Keys in doubt with the same identity take turns, so one found meeting is adopted
-            # by one key and the next one sees it excluded.
-            async with self._locks.setdefault(identity, asyncio.Lock()):
-                found = await self.client.find_existing(probe, exclude=self.mapped)
-                if found is not None:
-                    self.mapped.add(found.id)
-                    await self.journal.adopt(key, found.id)
-                else:
-                    await self.journal.forget(key)
-                next_action = plan_key(key, entry, await self.journal.get(key), prune=self.prune)
-                if next_action.kind is ActionKind.CREATE:
-                    return await self.run(next_action)
+            # The meeting the lost create sent, recognised exactly (a twin is not it); the
+            # claim is one-to-one, so two keys in doubt never take the same meeting.
+            found = await find_in_doubt(self.finder, row.intent, entry)
+            if found is not None:
+                await self.journal.adopt(key, found)
+            else:
+                await self.journal.forget(key)
+            next_action = plan_key(key, entry, await self.journal.get(key), prune=self.prune)
             if found is not None and next_action.kind is ActionKind.UNCHANGED:
                 return "created"  # the lost create did happen, and is what the entry says
             return await self.run(next_action)

@@ -26,6 +26,7 @@ from ..models import (
 from .entry import FINGERPRINT_VERSION, Entry, legacy_fingerprint
 from .exclusions import settled, to_cancel
 from .journal import Intent, JournalRow
+from .match import signature
 
 __all__ = [
     "Action",
@@ -224,6 +225,7 @@ def intent_for(op: str, entry: Entry) -> Intent:
         end=to_ms(model.end_date),
         series=entry.is_series,
         meeting_type=_type_name(model) if isinstance(model, CreateMeeting) else None,
+        signature=signature(model) if op == "create" else None,
     )
 
 

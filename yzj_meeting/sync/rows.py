@@ -18,6 +18,7 @@ class Intent:
 
     For a create or modify it describes the meeting the call leaves behind: its
     ``fingerprint``, ``attendees``, creator, title and times (epoch ms).
+    Stored as JSON; fields an older version did not write take their default.
     """
 
     op: Op
@@ -29,6 +30,9 @@ class Intent:
     end: int | None = None
     series: bool = False
     meeting_type: str | None = None
+    signature: str | None = None
+    """A create's ``adopt.signature``: recognises exactly its meeting if it was made (absent
+    in intents of older versions)."""
 
     def to_json(self) -> str:
         """The intent as stored."""
