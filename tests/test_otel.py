@@ -349,6 +349,11 @@ async def test_a_sync_run_is_a_span_with_its_counts_and_a_child_per_key(tmp_path
     assert modify.status.status_code.name == "ERROR"
     assert {s.attributes["yzj.sync.result"] for s in keys if s is not modify} == {"created"}
     calls = [s for s in spans if s.name.startswith("yzj.meeting.") and ".token." not in s.name]
+    # The first run reads each desired day once (adopt before create), inside the run's span.
+    reads = [s for s in calls if s.name == "yzj.meeting.queryByDay"]
+    assert reads
+    assert all(s.parent is not None and by_id[s.parent.span_id].name == "yzj.sync" for s in reads)
+    calls = [s for s in calls if s not in reads]
     assert sorted(s.name for s in calls) == sorted(
         ["yzj.meeting.create"] * 2 + ["yzj.meeting.repeatMeeting", "yzj.meeting.modify"]
     )
