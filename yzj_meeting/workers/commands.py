@@ -13,18 +13,18 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from ..errors import ValidationError
-from ..sync import SyncResult, load_schedule
-from ..sync.pg_journal import make_pool, migrate
+from ..sync import Entry, JournalRow, SyncResult, load_schedule, target_name
+from ..sync.pg_journal import make_pool, migrate, read_rows
 from .app import CONTEXT_KEY, RETRY, WorkerConfig, defer_sync, make_app, recover_stalled
 from .core import DEFAULT_LEASE, ClientFactory, LeaseOptions, default_client_factory, sync_tenant
-from .tenants import load_tenants
+from .tenants import Tenants, load_tenants
 
 try:
     import psycopg
@@ -38,6 +38,7 @@ __all__ = [
     "format_status",
     "journal_migrate",
     "run_worker",
+    "shared_rows",
     "status",
     "sync_foreground",
 ]
@@ -247,6 +248,8 @@ async def sync_foreground(
     journal: str,
     *,
     tenants_file: str | os.PathLike[str] | None = None,
+    tenants: Tenants | None = None,
+    entries: Sequence[Entry] | None = None,
     lease: LeaseOptions = DEFAULT_LEASE,
     prune: bool = False,
     concurrency: int = 8,
@@ -254,15 +257,24 @@ async def sync_foreground(
     environ: Mapping[str, str] | None = None,
 ) -> SyncResult:
     """``yzj-meeting sync FILE --eid EID --journal postgresql://...``: one tenant, now, on the
-    shared journal (taking its lease like a worker)."""
+    shared journal (taking its lease like a worker). ``tenants`` (else the tenants file and the
+    environment) supply the secret; ``entries``, the schedule already read."""
     await migrate(check_database_url(journal))
     return await sync_tenant(
         eid,
         file,
         db=journal,
-        tenants=load_tenants(tenants_file, environ),
+        tenants=tenants if tenants is not None else load_tenants(tenants_file, environ),
         client_factory=client_factory,
         lease=lease,
         prune=prune,
         concurrency=concurrency,
+        entries=entries,
     )
+
+
+async def shared_rows(journal: str, eid: str, base_url: str) -> dict[str, JournalRow]:
+    """What the shared journal at ``journal`` knows of tenant ``eid`` (read without its lease:
+    for a dry run or the prune guard)."""
+    await migrate(check_database_url(journal))
+    return await read_rows(journal, target_name(base_url, eid))
