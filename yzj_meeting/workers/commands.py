@@ -175,7 +175,12 @@ def format_status(tenants: list[TenantStatus]) -> str:
 
 def _redis_options(redis: str | None) -> dict[str, Any]:
     """``MeetingClient`` options sharing tokens and quota through Redis (``yzj_meeting.redis``):
-    one connection pool for the worker, one token and one quota per tenant for the fleet."""
+    one connection pool for the worker, one token and one quota per tenant for the fleet.
+
+    The quota is granted as an even flow (``spread``): a burst of a whole window's calls would
+    make the next call wait up to a window, past its intent's send deadline (the wait for a
+    slot comes after the intent is journaled), leaving it in doubt for the next run.
+    """
     if redis is None:
         return {}
     try:
@@ -191,7 +196,7 @@ def _redis_options(redis: str | None) -> dict[str, Any]:
         raise ValidationError("redis", f"is not a Redis URL ({exc})") from None
     return {
         "token_store": shared.RedisTokenStore(connection),
-        "rate_limiter": shared.RedisRateLimiter(connection),
+        "rate_limiter": shared.RedisRateLimiter(connection, spread=True),
     }
 
 
