@@ -35,7 +35,8 @@ from yzj_meeting.workers.commands import run_worker
 WRITES = {"create", "modify", "cancel", "repeatMeeting", "batchModify", "batchCancel"}
 CRASH_BEFORE = float(os.environ.get("CHAOS_CRASH_BEFORE", "0"))
 CRASH_AFTER = float(os.environ.get("CHAOS_CRASH_AFTER", "0"))
-LEASE = LeaseOptions(ttl=4.0, send_budget=1.0, request_timeout=1.5, wait=30.0)
+SEND_BUDGET = float(os.environ.get("CHAOS_SEND_BUDGET", "1.0"))
+LEASE = LeaseOptions(ttl=4.0, send_budget=SEND_BUDGET, request_timeout=1.5, wait=30.0)
 QUOTA = os.environ.get("CHAOS_QUOTA", "1500/60")
 REFRESH_MARGIN = float(os.environ.get("CHAOS_REFRESH_MARGIN", "300"))
 

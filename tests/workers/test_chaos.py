@@ -56,6 +56,7 @@ class Scenario:
     interface, tokens live ``token_ttl`` seconds and are renewed ``refresh_margin`` early."""
 
     redis: bool = False
+    workers: int = WORKERS
     calls: int = 1500
     window: float = 60.0
     token_ttl: int = 7200
@@ -63,7 +64,7 @@ class Scenario:
 
 
 PLAIN = Scenario()
-SHARED = Scenario(redis=True, calls=50, window=2.0, token_ttl=12, refresh_margin=3.0)
+SHARED = Scenario(redis=True, workers=3, calls=50, window=2.0, token_ttl=12, refresh_margin=3.0)
 
 
 @pytest.fixture
@@ -275,13 +276,17 @@ class Chaos:
             args.append(self.redis.url)
             env["CHAOS_QUOTA"] = f"{self.scenario.calls}/{self.scenario.window}"
             env["CHAOS_REFRESH_MARGIN"] = str(self.scenario.refresh_margin)
+            # Each call also waits for its quota slot (and Redis) after its intent.
+            env["CHAOS_SEND_BUDGET"] = "2.0"
         self.workers = Workers(args, env, self.tmp / "workers.log")
 
     async def run(self) -> dict[str, Any]:
         """Chaos for ``CHAOS_SECONDS``, then calm until the queue drains; the timings."""
-        workers, rng = self.workers, self.rng
+        workers, rng, count = self.workers, self.rng, self.scenario.workers
         started = time.monotonic()
+        self.t0 = time.time()
         stopped: subprocess.Popen[bytes] | None = None
+        workers.top_up(count)
         actions = ["kill"] * 5 + ["stop", "restart-db", "edit"]
         if self.scenario.redis:
             actions.append("restart-redis")
@@ -289,7 +294,7 @@ class Chaos:
         for action in actions:
             await asyncio.sleep(CHAOS_SECONDS / len(actions) * rng.uniform(0.6, 1.4))
             self.timeline.append((time.time(), action))
-            workers.top_up(WORKERS)  # crash injections may have killed some meanwhile
+            workers.top_up(count)  # crash injections may have killed some meanwhile
             if action == "kill" and workers.alive():
                 os.kill(rng.choice(workers.alive()).pid, signal.SIGKILL)
                 workers.events["sigkill"] += 1
@@ -310,7 +315,7 @@ class Chaos:
                 os.kill(stopped.pid, signal.SIGCONT)  # resumed long past its lease
                 workers.events["sigcont"] += 1
                 stopped = None
-            workers.top_up(WORKERS)
+            workers.top_up(count)
         if stopped is not None:
             await asyncio.sleep(5)
             os.kill(stopped.pid, signal.SIGCONT)
@@ -320,11 +325,19 @@ class Chaos:
         calm = {k: v for k, v in workers.env.items() if not k.startswith("CHAOS_CRASH")}
         for proc in workers.alive():
             proc.terminate()
-        workers.top_up(WORKERS, calm)
+        workers.top_up(count, calm)
         while sync_jobs_open(self.cluster.url) != 0:
             if time.monotonic() - started >= DEADLINE:
-                raise AssertionError(f"the jobs did not drain in time: {stuck(self.cluster.url)}")
-            workers.top_up(WORKERS, calm)
+                buckets = collections.Counter(
+                    (int((a - self.t0) // 5) * 5, e in TOKEN_ENDPOINTS)
+                    for a, _s, e, _t in request_log(self.emulator)
+                )
+                raise AssertionError(
+                    f"the jobs did not drain in time: {sorted(buckets.items())} "
+                    f"{[(round(a - self.t0, 1), w) for a, w in self.timeline]} "
+                    f"{stuck(self.cluster.url)}"
+                )
+            workers.top_up(count, calm)
             await asyncio.sleep(0.5)
         return {
             "chaos_s": round(chaos_done - started, 1),
@@ -366,6 +379,18 @@ async def chaos(
         assert pending.fetchone() == (0,)
         takeovers = conn.execute("SELECT count(*) - count(DISTINCT target) FROM yzj_lease_log")
         (extra_fences,) = takeovers.fetchone() or (0,)
+        runs = dict(
+            conn.execute(
+                "SELECT coalesce(outcome, 'unfinished'), count(*) FROM yzj_runs GROUP BY 1"
+            ).fetchall()
+        )
+        if os.environ.get("CHAOS_DEBUG"):
+            for row in conn.execute(
+                "SELECT eid, fence, outcome, extract(epoch FROM started_at)::float8 - %s, "
+                "extract(epoch FROM finished_at)::float8 - %s, counts FROM yzj_runs ORDER BY id",
+                (started_wall, started_wall),
+            ):
+                print(row)
     assert SECRET not in database_dump(url)
     busiest, where = busiest_window(log, scenario.window)
     gaps = token_gaps(log)
@@ -375,6 +400,7 @@ async def chaos(
         "calls": len(log),
         **timings,
         "lease_takeovers": int(extra_fences),
+        "runs": runs,
         "busiest_tenant_interface_window": f"{busiest}/{scenario.calls} in {scenario.window:g}s",
         "token_requests": sum(len(ts) + 1 for ts in gaps.values()),
         "max_token_requests_per_tenant": max(len(ts) + 1 for ts in gaps.values()),

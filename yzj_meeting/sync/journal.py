@@ -479,4 +479,3 @@ class Journal:
     async def resume(self, key: str) -> None:
         """Resolve an in-doubt cancel whose meeting is still there: as if never sent."""
         await self._write(key, functools.partial(resumed, key))
-

@@ -237,6 +237,10 @@ async def run_worker(
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=stalled_after,
                     fetch_job_polling_interval=1.0,
+                    # A stopping worker (SIGTERM, or its database connection lost) stops its
+                    # heartbeats first: its jobs must end (aborted, to be retried) before the
+                    # others' recovery takes them as stalled, not run on beside their retries.
+                    shutdown_graceful_timeout=stalled_after / 2,
                     install_signal_handlers=install_signal_handlers,
                 )
             finally:
