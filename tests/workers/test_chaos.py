@@ -9,7 +9,8 @@ mid-run too) with a small quota and short-lived tokens, and also asserts from th
 at most the quota in any window per tenant and interface across all workers, and at most one
 token request per tenant per token lifetime; and no secret in Redis.
 
-Bounded: each scenario at most ~60 s of chaos and convergence (``DEADLINE``).
+Bounded: each scenario takes ~25-60 s of chaos and convergence on 2 cores, and is stopped
+at ``DEADLINE``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ TENANTS = 20
 MEETINGS = 100
 WORKERS = 4
 CHAOS_SECONDS = 20.0
-DEADLINE = 60.0
+# A bound on the run, not a performance assertion: ~25-60 s on 2 cores, more when they are
+# shared with other loads (the figures print the time taken).
+DEADLINE = 90.0
 FAULTS = {"drop_after": 0.02, "server_error": 0.02, "drop_before": 0.01}
 TOKEN_ENDPOINTS = {"getAccessToken", "refreshToken"}
 HERE = Path(__file__).parent
