@@ -395,6 +395,7 @@ async def chaos(
             ):
                 print(row)
     assert SECRET not in database_dump(url)
+    assert SECRET not in (tmp / "workers.log").read_text()  # every worker's log records
     busiest, where = busiest_window(log, scenario.window)
     gaps = token_gaps(log)
     shortest = min((g for ts in gaps.values() for g in ts), default=None)

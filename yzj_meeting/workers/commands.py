@@ -224,7 +224,9 @@ async def run_worker(
     await journal_migrate(database)
     pool = await make_pool(database, max_size=2 * concurrency + 2)
     app = make_app(database, resync_cron=resync_cron, retry=retry)
-    config = WorkerConfig(pool=pool, tenants=tenants, client_factory=factory, lease=lease)
+    config = WorkerConfig(
+        pool=pool, tenants=tenants, client_factory=factory, lease=lease, retry=retry
+    )
     try:
         async with app.open_async():
             recovery = asyncio.create_task(
