@@ -188,6 +188,7 @@ class RedisTokenStore:
         self._cas = redis.register_script(CAS_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
         self._local = MemoryTokenStore()
+        self._seen: dict[str, StoredToken] = {}  # the last token read from Redis, per identity
         self.health = _Health(
             "RedisTokenStore",
             "tokens are fetched and kept in this process",
@@ -207,7 +208,9 @@ class RedisTokenStore:
         return base, base + ":lease"
 
     async def load(self, identity: str) -> StoredToken | None:
-        """The stored token of ``identity`` (the in-process one while Redis is unreachable)."""
+        """The stored token of ``identity``; while Redis is unreachable, the one fetched in this
+        process meanwhile, else the last one this process read from Redis if still valid (a
+        Redis restart then costs no token request)."""
         if self.health.usable():
             try:
                 found = await self._read(self.keys(identity)[0])
@@ -215,8 +218,17 @@ class RedisTokenStore:
                 self.health.failed(exc)
             else:
                 self.health.ok()
+                self._remember(identity, found)
                 return found
-        return await self._local.load(identity)
+        local = await self._local.load(identity)
+        if local is not None:
+            return local
+        seen = self._seen.get(identity)
+        return seen if seen is not None and seen.expires_at > time.time() else None
+
+    def _remember(self, identity: str, token: StoredToken | None) -> None:
+        if token is not None:
+            self._seen[identity] = token
 
     async def replace(self, identity: str, seen: StoredToken | None, fetch: Fetch) -> StoredToken:
         """A token newer than ``seen``: one fetch among every process sharing the store."""
@@ -232,6 +244,7 @@ class RedisTokenStore:
                 self.health.failed(exc)
             else:
                 self.health.ok()
+                self._remember(identity, stored)
                 return stored
         return await self._local.replace(identity, seen, counted)
 

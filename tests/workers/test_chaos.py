@@ -420,7 +420,16 @@ async def chaos(
         # One token request per tenant per lifetime, whatever died or restarted: the next one
         # only once the shared token is within its refresh margin (1 s: whole-second expireIn).
         lifetime = scenario.token_ttl - scenario.refresh_margin - 1.0
-        assert shortest is None or shortest >= lifetime, (gaps, timeline)
+        requested = {
+            eid: [
+                round(a - started_wall, 1)
+                for a, s, e, _ in log
+                if e in TOKEN_ENDPOINTS and tenant_of(s) == eid
+            ]
+            for eid, ts in gaps.items()
+            if ts and min(ts) < lifetime
+        }
+        assert shortest is None or shortest >= lifetime, (requested, timeline)
         assert SECRET not in redis.dump()
 
 
