@@ -378,8 +378,25 @@ async def chaos(
     assert wrong == {}  # nothing lost, nothing twice, edits applied
     assert late_calls(url, log) == []  # no call after the tenant's fence moved on
     with psycopg.connect(url) as conn:
-        pending = conn.execute("SELECT count(*) FROM yzj_journal WHERE pending IS NOT NULL")
-        assert pending.fetchone() == (0,)
+        pending = conn.execute(
+            "SELECT target, key, pending FROM yzj_journal WHERE pending IS NOT NULL"
+        ).fetchall()
+        if pending:
+            eids = {target.rsplit("#", 1)[-1] for target, _k, _p in pending}
+            for row in conn.execute(
+                "SELECT eid, fence, owner, outcome, extract(epoch FROM started_at)::float8 - %s, "
+                "extract(epoch FROM finished_at)::float8 - %s, counts, errors FROM yzj_runs "
+                "WHERE eid = ANY(%s) ORDER BY id",
+                (started_wall, started_wall, list(eids)),
+            ):
+                print(row)
+            for row in conn.execute(
+                "SELECT id, status, attempts, args, scheduled_at FROM procrastinate_jobs "
+                "WHERE args->>'eid' = ANY(%s) ORDER BY id",
+                (list(eids),),
+            ):
+                print(row)
+        assert pending == []
         takeovers = conn.execute("SELECT count(*) - count(DISTINCT target) FROM yzj_lease_log")
         (extra_fences,) = takeovers.fetchone() or (0,)
         runs = dict(
