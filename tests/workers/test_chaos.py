@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import itertools
 import json
 import os
 import random
@@ -93,6 +94,7 @@ class Workers:
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
         self.events: collections.Counter[str] = collections.Counter()
+        self.interrupted: dict[int, float] = {}  # pid -> when it was killed or stopped
 
     def spawn(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(self.args, env=env or self.env, stderr=self.log, stdout=self.log)
@@ -189,16 +191,27 @@ def busiest_window(log: list[list[Any]], window: float) -> tuple[int, Any]:
     return best
 
 
-def token_gaps(log: list[list[Any]]) -> dict[str, list[float]]:
-    """Per tenant, the seconds between consecutive token requests."""
-    times: dict[str, list[float]] = collections.defaultdict(list)
+def token_gaps(
+    log: list[list[Any]], interrupted: dict[int, float] | None = None, grace: float = 1.5
+) -> dict[str, list[float]]:
+    """Per tenant, the seconds between consecutive token requests; with ``interrupted`` (pid ->
+    when it was killed or stopped), a request whose worker was interrupted within ``grace``
+    seconds after it starts no gap: that worker may never have stored the token it got."""
+    times: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
     for arrived, sender, endpoint, _title in log:
         if endpoint in TOKEN_ENDPOINTS:
-            times[tenant_of(sender)].append(arrived)
-    return {
-        eid: [b - a for a, b in zip(sorted(ts), sorted(ts)[1:], strict=False)]
-        for eid, ts in times.items()
-    }
+            owner = sender.split("|")[1].split(":") if sender.count("|") == 2 else []
+            pid = int(owner[1]) if len(owner) == 3 else -1
+            times[tenant_of(sender)].append((arrived, pid))
+    gaps: dict[str, list[float]] = {}
+    for eid, requests in times.items():
+        requests.sort()
+        gaps[eid] = [
+            b - a
+            for (a, pid), (b, _) in itertools.pairwise(requests)
+            if not (interrupted and 0 <= interrupted.get(pid, -1e9) - a <= grace)
+        ]
+    return gaps
 
 
 def diagnose(url: str, log: list[list[Any]], wrong: dict[str, Any], t0: float) -> Any:
@@ -299,14 +312,19 @@ class Chaos:
             self.timeline.append((time.time(), action))
             workers.top_up(count)  # crash injections may have killed some meanwhile
             if action == "kill" and workers.alive():
-                os.kill(rng.choice(workers.alive()).pid, signal.SIGKILL)
+                victim = rng.choice(workers.alive())
+                os.kill(victim.pid, signal.SIGKILL)
+                workers.interrupted[victim.pid] = time.time()
                 workers.events["sigkill"] += 1
             elif action == "stop" and workers.alive():
                 stopped = rng.choice(workers.alive())
                 os.kill(stopped.pid, signal.SIGSTOP)
+                workers.interrupted[stopped.pid] = time.time()
                 workers.events["sigstop"] += 1
                 workers.spawn()  # the others carry on meanwhile
             elif action == "restart-db":
+                for proc in workers.alive():  # procrastinate stops a worker that lost it
+                    workers.interrupted.setdefault(proc.pid, time.time())
                 await asyncio.to_thread(self.cluster.restart)
                 workers.events["postgresql restart"] += 1
             elif action == "restart-redis":
@@ -414,7 +432,9 @@ async def chaos(
     assert SECRET not in database_dump(url)
     assert SECRET not in (tmp / "workers.log").read_text()  # every worker's log records
     busiest, where = busiest_window(log, scenario.window)
-    gaps = token_gaps(log)
+    gaps = token_gaps(log, run.workers.interrupted)
+    every_gap = token_gaps(log)
+    orphans = sum(len(every_gap[eid]) - len(gaps[eid]) for eid in gaps)
     shortest = min((g for ts in gaps.values() for g in ts), default=None)
     figures = {
         "scenario": "redis" if scenario.redis else "plain",
@@ -423,8 +443,9 @@ async def chaos(
         "lease_takeovers": int(extra_fences),
         "runs": runs,
         "busiest_tenant_interface_window": f"{busiest}/{scenario.calls} in {scenario.window:g}s",
-        "token_requests": sum(len(ts) + 1 for ts in gaps.values()),
-        "max_token_requests_per_tenant": max(len(ts) + 1 for ts in gaps.values()),
+        "token_requests": sum(len(ts) + 1 for ts in every_gap.values()),
+        "max_token_requests_per_tenant": max(len(ts) + 1 for ts in every_gap.values()),
+        "token_renewals_lost_with_their_worker": orphans,
         "shortest_token_gap_s": round(shortest, 1) if shortest is not None else None,
         **dict(run.workers.events),
     }
