@@ -13,7 +13,9 @@ that keeps at most ``calls`` grants in any ``window`` and answers how long to wa
 Keys live under ``prefix`` with one hash tag per tenant (``yzj:{tenant}:...``, Redis Cluster safe)
 and every key has a TTL. The secret is never stored nor part of a key. When Redis is unreachable
 both fall back to in-process behaviour, log one WARNING per ``warn_every`` seconds, and go back to
-Redis once it answers again: no call fails only because Redis is down.
+Redis once it answers again: no call fails only because Redis is down. Meanwhile the token store
+serves the last token it read from Redis, and stores a token it had to fetch in Redis once it
+answers again, so that a Redis restart costs the fleet no extra token request.
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ class RedisTokenStore:
         self._cas = redis.register_script(CAS_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
         self._local = MemoryTokenStore()
+        self._seen: dict[str, StoredToken] = {}  # the last token read from Redis, per identity
+        self._outage: dict[str, StoredToken] = {}  # fetched here while Redis was unreachable
         self.health = _Health(
             "RedisTokenStore",
             "tokens are fetched and kept in this process",
@@ -207,7 +211,9 @@ class RedisTokenStore:
         return base, base + ":lease"
 
     async def load(self, identity: str) -> StoredToken | None:
-        """The stored token of ``identity`` (the in-process one while Redis is unreachable)."""
+        """The stored token of ``identity``; while Redis is unreachable, the one fetched in this
+        process meanwhile, else the last one this process read from Redis if still valid (a
+        Redis restart then costs no token request)."""
         if self.health.usable():
             try:
                 found = await self._read(self.keys(identity)[0])
@@ -215,8 +221,34 @@ class RedisTokenStore:
                 self.health.failed(exc)
             else:
                 self.health.ok()
+                found = await self._publish(identity, found)
+                self._remember(identity, found)
                 return found
-        return await self._local.load(identity)
+        local = await self._local.load(identity)
+        if local is not None:
+            return local
+        seen = self._seen.get(identity)
+        return seen if seen is not None and seen.expires_at > time.time() else None
+
+    def _remember(self, identity: str, token: StoredToken | None) -> None:
+        if token is not None:
+            self._seen[identity] = token
+
+    async def _publish(self, identity: str, found: StoredToken | None) -> StoredToken | None:
+        """Store in Redis a token this process fetched while Redis was unreachable, if it is
+        newer than ``found`` (the fleet then uses it instead of asking for another one)."""
+        mine = self._outage.pop(identity, None)
+        if mine is None or mine.expires_at <= time.time():
+            return found
+        if found is not None and found.expires_at >= mine.expires_at:
+            return found
+        ttl = max(1000, int((mine.expires_at - time.time() + self._keep) * 1000))
+        expected = found.generation if found is not None else 0
+        answer = await self._cas(
+            keys=[self.keys(identity)[0]],
+            args=[expected, mine.access, mine.refresh or "", repr(mine.expires_at), ttl],
+        )
+        return _parse_fields(answer) or found
 
     async def replace(self, identity: str, seen: StoredToken | None, fetch: Fetch) -> StoredToken:
         """A token newer than ``seen``: one fetch among every process sharing the store."""
@@ -227,13 +259,18 @@ class RedisTokenStore:
             except _Fetched as landed:
                 # Fetched, but Redis failed before the write: keep the token here.
                 self.health.failed(landed.cause)
-                return await self._local.replace(identity, seen, _given(landed.token))
+                kept = await self._local.replace(identity, seen, _given(landed.token))
+                self._outage[identity] = kept
+                return kept
             except _DOWN as exc:
                 self.health.failed(exc)
             else:
                 self.health.ok()
+                self._remember(identity, stored)
                 return stored
-        return await self._local.replace(identity, seen, counted)
+        fetched = await self._local.replace(identity, seen, counted)
+        self._outage[identity] = fetched
+        return fetched
 
     async def aclose(self) -> None:
         """Nothing to release: the Redis client is the caller's (close it yourself)."""

@@ -1,7 +1,8 @@
 """The emulator for the chaos test, over HTTP, with a log of who sent what when.
 
-``python tests/workers/chaos_server.py`` prints its port, then serves the meeting service with
-faults; every request is logged with its arrival time (epoch seconds) and the sender's
+``python tests/workers/chaos_server.py [FAULTS [OPTIONS]]`` (JSON: ``Faults`` fields, other
+``FakeService`` arguments such as ``token_ttl``) prints its port, then serves the meeting
+service with faults; every request is logged with its arrival time (epoch seconds) and the sender's
 ``X-Yzj-Sender`` header (target|owner|fence). ``GET /_chaos/log`` and ``GET /_chaos/meetings``
 answer JSON for the test.
 """
@@ -57,7 +58,10 @@ async def meetings(request: web.Request) -> web.Response:
 
 async def main() -> None:
     faults = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    service = FakeService(calls_per_minute=None, seed=11, faults=Faults(**faults))
+    options = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    service = FakeService(
+        **{"calls_per_minute": None, "seed": 11, **options}, faults=Faults(**faults)
+    )
     app = web.Application()
     app[SERVICE] = service
     app[LOG] = []

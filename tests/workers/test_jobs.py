@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from procrastinate import RetryStrategy
 
 from yzj_meeting.errors import ValidationError
 from yzj_meeting.fake import FakeService, Faults
 from yzj_meeting.sync.schedule import ScheduleError
 from yzj_meeting.workers import LeaseOptions, Tenants
+from yzj_meeting.workers.app import RETRY, backoff
 from yzj_meeting.workers.commands import (
     enqueue,
     format_status,
@@ -21,7 +24,15 @@ from yzj_meeting.workers.commands import (
     sync_foreground,
 )
 
-from .support import SECRET, FakeFactory, database_text, live_titles, tenants, write_schedule
+from .support import (
+    FAKE_URL,
+    SECRET,
+    FakeFactory,
+    database_text,
+    live_titles,
+    tenants,
+    write_schedule,
+)
 
 LEASE = LeaseOptions(ttl=5.0, send_budget=0.5, request_timeout=1.0, wait=10.0)
 
@@ -144,3 +155,110 @@ def test_redis_options_share_tokens_and_quota_through_redis() -> None:
     with pytest.raises(ValidationError) as caught:
         _redis_options("http://not-redis")
     assert caught.value.field == "redis"
+
+
+def runs(url: str, eid: str) -> list[tuple[str, Any]]:
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT outcome, counts FROM yzj_runs WHERE eid = %s ORDER BY id", (eid,)
+        )
+        return [(outcome, counts) for outcome, counts in found]
+
+
+async def work(url: str, service: FakeService, eid: str, until: int, **options: Any) -> None:
+    """One worker, until ``until`` sync jobs have succeeded and none is open."""
+    worker = asyncio.create_task(
+        run_worker(
+            url,
+            concurrency=2,
+            lease=LEASE,
+            client_factory=FakeFactory(service),
+            retry=RetryStrategy(max_attempts=3, wait=0.3),
+            install_signal_handlers=False,
+            environ={f"YZJ_MEETING_SECRET_{eid}": SECRET, "YZJ_MEETING_BASE_URL": FAKE_URL},
+            **options,
+        )
+    )
+
+    def done() -> bool:
+        states = [s for _, s, _ in jobs(url)]
+        return states.count("succeeded") >= until and not {"todo", "doing"} & set(states)
+
+    try:
+        async with asyncio.timeout(30):
+            while not done():  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+
+async def test_a_failed_run_is_retried_with_backoff(url: str, tmp_path: Path) -> None:
+    # The first create's answer is lost: the run ends "failed" (a key in doubt) and enqueues
+    # the tenant again after the backoff (attempt 1), whose run resolves the key.
+    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=["drop_after"]))
+    await enqueue(write_schedule(tmp_path / "r1.json", "r1", 3), "r1", url)
+    await work(url, service, "r1", 2, resync_cron=None)
+    assert [outcome for outcome, _ in runs(url, "r1")] == ["failed", "ok"]
+    assert [a.get("attempt") for _, _, a in jobs(url)] == [None, 1]
+    assert live_titles(service, "r1 ") == sorted(f"r1 meeting {i}" for i in range(3))
+    assert sum(1 for call in service.calls if call.endpoint == "create") == 3
+
+
+async def test_known_tenants_are_resynced_periodically(url: str, tmp_path: Path) -> None:
+    service = FakeService(calls_per_minute=None, seed=5)
+    await enqueue(write_schedule(tmp_path / "p1.json", "p1", 3), "p1", url)
+    await work(url, service, "p1", 3, resync_cron="* * * * * */1")  # every second
+    found = runs(url, "p1")
+    assert [outcome for outcome, _ in found][:3] == ["ok", "ok", "ok"]
+    assert [counts["created"] for _, counts in found][:3] == [3, 0, 0]
+    assert [counts["unchanged"] for _, counts in found][1:3] == [3, 3]
+
+
+async def test_a_failed_run_leaves_the_work_to_a_waiting_job(url: str, tmp_path: Path) -> None:
+    # Enqueued again while its job runs, then that run fails: the waiting job does the work
+    # (procrastinate's retry would have hit the queueing lock and left the job "doing").
+    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=["drop_after"]))
+    schedule = write_schedule(tmp_path / "w1.json", "w1", 3)
+    await enqueue(schedule, "w1", url)
+
+    class Late:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def send(self, request: Any) -> Any:
+            if request.endpoint == "create" and len(jobs(url)) == 1:
+                await enqueue(schedule, "w1", url)  # a second job waits meanwhile
+            return await self.inner.send(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    worker = asyncio.create_task(
+        run_worker(
+            url,
+            concurrency=2,
+            lease=LEASE,
+            client_factory=FakeFactory(service, wrap=Late),
+            resync_cron=None,
+            retry=RetryStrategy(max_attempts=3, wait=0.3),
+            install_signal_handlers=False,
+            environ={"YZJ_MEETING_SECRET_w1": SECRET, "YZJ_MEETING_BASE_URL": FAKE_URL},
+        )
+    )
+    try:
+        async with asyncio.timeout(30):
+            while [s for _, s, _ in jobs(url)] != ["succeeded", "succeeded"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert [a.get("attempt") for _, _, a in jobs(url)] == [None, None]
+    assert live_titles(service, "w1 ") == sorted(f"w1 meeting {i}" for i in range(3))
+
+
+def test_the_retry_backoff_grows_exponentially() -> None:
+    assert [backoff(RETRY, n) for n in range(5)] == [3, 5, 9, 17, 33]
+    assert backoff(RETRY, 10) == 2049
+    assert backoff(RETRY, 11) is None  # the 12th attempt was the last
+    assert backoff(RetryStrategy(max_attempts=3, wait=0.3), 0) == 0.3

@@ -179,3 +179,25 @@ def test_the_gate_needs_a_full_request_of_lease_left() -> None:
     gate.extend(200.0)  # a lost lease is never trusted again
     with pytest.raises(SendRefused, match="taken over"):
         gate.check()
+
+
+async def test_a_passed_send_deadline_stops_writes_but_not_lookups() -> None:
+    # A task whose call ended in doubt keeps its deadline; its next key may start with a
+    # lookup (reconcile), which never acts and must not be refused for it.
+    now = [100.0]
+    gate = SendGate(margin=1.0, clock=lambda: now[0])
+    gate.extend(200.0)
+
+    async def task() -> None:
+        gate.send_by(105.0)
+        now[0] = 106.0
+        gate.check("queryByDay")
+        gate.check("getAccessToken")
+        for write in ("create", "modify", "cancel", "repeatMeeting", "batchCancel", "newOne"):
+            with pytest.raises(SendRefused, match="deadline"):
+                gate.check(write)
+        gate.lose("taken over")
+        with pytest.raises(SendRefused, match="taken over"):
+            gate.check("queryByDay")  # a lost lease stops reads too
+
+    await asyncio.create_task(task())

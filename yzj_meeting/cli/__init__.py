@@ -3,6 +3,7 @@
 ::
 
     yzj-meeting sync FILE [--dry-run] [--prune] [--concurrency N] [--json] [--state-dir DIR]
+    yzj-meeting sync FILE --journal postgresql://... --eid EID   # on the workers' journal
     yzj-meeting create --openid OID --title T --start ISO --end ISO [--attendee OID ...]
     yzj-meeting cancel ID --openid OID [--series]
     yzj-meeting day 2026-12-01 [--json]

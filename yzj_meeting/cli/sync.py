@@ -56,6 +56,22 @@ QUOTA_WINDOW = 60.0
     show_default=True,
     help="The service's quota per interface [env YZJ_CALLS_PER_MINUTE]; calls keep under it.",
 )
+@click.option(
+    "--journal",
+    "journal_url",
+    envvar="YZJ_JOURNAL_URL",
+    metavar="URL",
+    help="The workers' shared journal (postgresql://..., the workers extra): sync this "
+    "tenant there under its lease, as a worker's job does [env YZJ_JOURNAL_URL].",
+)
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(1.0, 3600.0),
+    default=60.0,
+    show_default=True,
+    help="With --journal: the tenant lease's lifetime (renewed while running; a killed "
+    "run's lease lapses after it). --lock-timeout is how long to wait for another holder.",
+)
 @target_options
 @lock_option
 def sync(
@@ -67,6 +83,8 @@ def sync(
     people: Path | None,
     yes: bool,
     calls_per_minute: int,
+    journal_url: str | None,
+    lease_ttl: float,
     eid: str | None,
     secret: str | None,
     base_url: str | None,
@@ -84,20 +102,41 @@ def sync(
     same as one JSON object a line every few seconds (and at once when calls start to wait);
     stdout holds only the final counts.
     """
+    shared = None
+    if journal_url is not None:
+        from ._shared import SharedRun
+
+        shared = SharedRun(journal_url, eid, secret, base_url, lease_ttl, lock_timeout)
     entries = checked_entries(file, people)
+    if shared is not None:
+        from ._shared import sync_shared
+
+        outcome = sync_shared(
+            shared, entries, prune=prune, confirmed=yes, dry_run=dry_run, concurrency=concurrency
+        )
+        report(outcome, as_json=as_json, dry_run=dry_run, entries=entries)
+        return
     target = resolve(eid, secret, base_url, state_dir, lock_timeout)
     target = attrs.evolve(target, calls_per_minute=calls_per_minute, quota_window=QUOTA_WINDOW)
     guard(target, entries, prune=prune, confirmed=yes, dry_run=dry_run)
     if dry_run:
         planned = run(target.sync(entries, prune=prune, dry_run=True))
-        if as_json:
-            click.echo(json.dumps(planned.counts()))
-        else:
-            show_plan(planned.actions or [])
-            show_notes(entries)
-            show_counts(planned.counts(), "Would do (dry run)")
+        report(planned, as_json=as_json, dry_run=True, entries=entries)
         return
     result = _run_sync(target, entries, prune, concurrency, lines=as_json)
+    report(result, as_json=as_json, dry_run=False, entries=entries)
+
+
+def report(result: SyncResult, *, as_json: bool, dry_run: bool, entries: Sequence[Entry]) -> None:
+    """Print the plan (dry run) or the outcome; a sync with failures exits 1."""
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(result.counts()))
+        else:
+            show_plan(result.actions or [])
+            show_notes(entries)
+            show_counts(result.counts(), "Would do (dry run)")
+        return
     show_errors(result)
     if as_json:
         click.echo(json.dumps(result.counts()))

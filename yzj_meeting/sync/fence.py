@@ -9,7 +9,10 @@ requests included) and refuses it when:
 - the lease was seen lost (a renewal or a fenced journal write matched no row), or
 - the attempt could still be on the wire when the lease expires (``margin``: the request
   timeout), or
-- the intent this task recorded last (``PgJournal.begin``) is past its send deadline.
+- the attempt may act (any endpoint but the reads of ``READS``) and the intent this task
+  recorded last (``PgJournal.begin``) is past its send deadline. Reads are let through: the
+  deadline only bounds when the intent's own call may still land, and a task whose call ended
+  in doubt goes on (with that deadline still set) to look up other keys.
 
 A refusal raises ``SendRefused``, which is deliberately not a ``YzjError``: the client does not
 retry it and the sync leaves the intent in doubt (an earlier attempt of the same call may have
@@ -26,7 +29,16 @@ from collections.abc import Callable
 from .._http import HttpRequest, HttpResponse
 from ..transports.base import Transport
 
-__all__ = ["GatedTransport", "SendGate", "SendRefused"]
+__all__ = ["READS", "GatedTransport", "SendGate", "SendRefused"]
+
+READS = frozenset(
+    (
+        *("queryByDay", "detail", "queryByRange", "pageRecentList", "queryByUser"),
+        *("getAttendDetail", "hasNew", "bookInfo", "freeRooms", "getActors"),
+        *("getAccessToken", "refreshToken"),
+    )
+)
+"""The endpoints that never act (lookups and tokens): sent past a send deadline too."""
 
 # The local monotonic instant after which the current task's last intent must not be sent.
 _SEND_BY: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -67,15 +79,15 @@ class SendGate:
         """Attempts from this task must leave before ``deadline`` (``None``: no intent)."""
         _SEND_BY.set(deadline)
 
-    def check(self) -> None:
-        """Raise ``SendRefused`` unless an attempt may leave now."""
+    def check(self, endpoint: str = "") -> None:
+        """Raise ``SendRefused`` unless an attempt to ``endpoint`` may leave now."""
         if self.lost is not None:
             raise SendRefused(f"the tenant lease was lost ({self.lost}); nothing more is sent")
         now = self.clock()
         if now + self.margin >= self.until:
             raise SendRefused("the tenant lease may expire before an answer: not sending")
         deadline = _SEND_BY.get()
-        if deadline is not None and now >= deadline:
+        if deadline is not None and now >= deadline and endpoint not in READS:
             raise SendRefused("the intent's send deadline has passed: not sending")
 
 
@@ -88,7 +100,7 @@ class GatedTransport:
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send through the inner transport if the gate allows it now."""
-        self.gate.check()
+        self.gate.check(request.endpoint)
         return await self.inner.send(request)
 
     async def aclose(self) -> None:

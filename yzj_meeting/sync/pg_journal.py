@@ -55,6 +55,7 @@ __all__ = [
     "make_pool",
     "migrate",
     "new_owner",
+    "read_rows",
 ]
 
 log = logging.getLogger("yzj_meeting.sync.pg_journal")
@@ -200,6 +201,16 @@ async def migrate(url: str) -> int:
         else:
             await conn.execute("UPDATE yzj_schema SET version = %s", (SCHEMA_VERSION,))
     return SCHEMA_VERSION
+
+
+async def read_rows(url: str, target: str) -> dict[str, JournalRow]:
+    """Every key of ``target`` in the journal at ``url``, read without taking its lease (for a
+    plan or a guard: what a holder may be changing meanwhile is not seen)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute(
+            f"SELECT {_COLUMNS} FROM yzj_journal WHERE target = %s ORDER BY key", (target,)
+        )
+        return {values[0]: _row(values) for values in await cur.fetchall()}
 
 
 def _row(values: Sequence[Any]) -> JournalRow:

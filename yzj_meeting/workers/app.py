@@ -1,10 +1,14 @@
 """The procrastinate side: the sync job, the periodic re-sync, stalled-job recovery.
 
-- ``yzj_meeting.sync_tenant(eid, schedule)``: runs ``sync_tenant``. Deferred with
+- ``yzj_meeting.sync_tenant(eid, schedule[, attempt])``: runs ``sync_tenant``. Deferred with
   ``lock="yzj-tenant:<eid>"`` (one job of a tenant runs at a time) and the same
-  ``queueing_lock`` (enqueueing a tenant whose job is still waiting keeps one). A job that could
-  not finish (keys failed, the lease was busy or lost, the database went away) is retried with
-  exponential backoff; bad input (unknown tenant, invalid schedule) is recorded, not retried.
+  ``queueing_lock`` (enqueueing a tenant whose job is still waiting keeps one). A run that could
+  not finish (keys failed, the lease was busy or lost) enqueues the tenant again with
+  exponential backoff (``attempt`` + 1) unless a job of the tenant is already waiting, which
+  then does the work. (procrastinate's own retry would put the failed job back under the
+  queueing lock that the waiting job holds: a unique violation that leaves it "doing" and the
+  tenant's lock held for good.) Bad input (unknown tenant, invalid schedule) is recorded, not
+  retried. A job that fails otherwise (the database went away) is retried by procrastinate.
 - ``yzj_meeting.resync_all``: periodic; enqueues every known tenant (``yzj_tenants``) again.
 - ``recover_stalled``: jobs whose worker stopped sending heartbeats (killed, paused) go back to
   the queue. The tenant lease makes a paused worker that wakes up harmless.
@@ -18,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from ..sync.pg_journal import FencedOut, LeaseHeld
 from ..sync.schedule import ScheduleError
 from .core import ClientFactory, LeaseOptions, sync_tenant
 from .tenants import TenantError, Tenants
@@ -37,6 +42,7 @@ __all__ = [
     "SYNC_TASK",
     "SyncIncomplete",
     "WorkerConfig",
+    "backoff",
     "defer_sync",
     "make_app",
     "recover_stalled",
@@ -65,6 +71,7 @@ class WorkerConfig:
     lease: LeaseOptions = LeaseOptions()
     per_tenant_concurrency: int = 8
     prune: bool = False
+    retry: RetryStrategy = RETRY
 
 
 def tenant_lock(eid: str) -> str:
@@ -72,7 +79,7 @@ def tenant_lock(eid: str) -> str:
     return f"yzj-tenant:{eid}"
 
 
-async def _sync_job(context: JobContext, eid: str, schedule: str) -> None:
+async def _sync_job(context: JobContext, eid: str, schedule: str, attempt: int = 0) -> None:
     config: WorkerConfig = context.additional_context[CONTEXT_KEY]
     try:
         result = await sync_tenant(
@@ -89,9 +96,44 @@ async def _sync_job(context: JobContext, eid: str, schedule: str) -> None:
         # Retrying cannot help; the run is recorded for ``status``.
         log.error("tenant %s: not synced: %s", eid, type(exc).__name__, extra={"tenant": eid})
         return
+    except (LeaseHeld, FencedOut) as exc:
+        await _again(context.app, config, eid, schedule, attempt, type(exc).__name__)
+        return
     if not result.ok:
-        raise SyncIncomplete(f"tenant {eid}: {result.failed} keys failed")
+        await _again(context.app, config, eid, schedule, attempt, f"{result.failed} keys failed")
+        return
     log.info("tenant %s: synced %s", eid, result.counts(), extra={"tenant": eid})
+
+
+def backoff(strategy: RetryStrategy, attempt: int) -> float | None:
+    """Seconds before attempt ``attempt + 1`` (0-based ``attempt``), by procrastinate's formula
+    for ``strategy``; ``None`` once ``max_attempts`` are spent."""
+    if strategy.max_attempts and attempt + 1 >= strategy.max_attempts:
+        return None
+    wait = strategy.wait + strategy.linear_wait * attempt
+    if strategy.exponential_wait:
+        wait += strategy.exponential_wait ** (attempt + 1)
+    return float(wait)
+
+
+async def _again(
+    app: App, config: WorkerConfig, eid: str, schedule: str, attempt: int, why: str
+) -> None:
+    """Enqueue the tenant again after the backoff of ``attempt`` (the run is recorded)."""
+    wait = backoff(config.retry, attempt)
+    if wait is None:
+        log.error(
+            "tenant %s: %s after %d attempts; the periodic re-sync tries again",
+            eid,
+            why,
+            attempt + 1,
+        )
+        return
+    job = await defer_sync(app, eid, schedule, schedule_in=wait, attempt=attempt + 1)
+    if job is None:
+        log.warning("tenant %s: %s; a waiting job of the tenant takes over", eid, why)
+    else:
+        log.warning("tenant %s: %s; again in %.1f s (job %d)", eid, why, wait, job)
 
 
 async def _resync_job(context: JobContext, timestamp: int) -> None:
@@ -121,13 +163,23 @@ def make_app(
     return app
 
 
-async def defer_sync(app: App, eid: str, schedule: str) -> int | None:
-    """Enqueue a sync of ``eid``; its job id, or ``None`` when one is already waiting."""
+async def defer_sync(
+    app: App, eid: str, schedule: str, *, schedule_in: float | None = None, attempt: int = 0
+) -> int | None:
+    """Enqueue a sync of ``eid`` (in ``schedule_in`` seconds); its job id, or ``None`` when one
+    is already waiting."""
     lock = tenant_lock(eid)
+    task = app.configure_task(
+        name=SYNC_TASK,
+        lock=lock,
+        queueing_lock=lock,
+        schedule_in={"seconds": schedule_in} if schedule_in else None,
+    )
+    args: dict[str, Any] = {"eid": eid, "schedule": schedule}
+    if attempt:
+        args["attempt"] = attempt
     try:
-        return await app.configure_task(name=SYNC_TASK, lock=lock, queueing_lock=lock).defer_async(
-            eid=eid, schedule=schedule
-        )
+        return await task.defer_async(**args)
     except AlreadyEnqueued:
         return None
 

@@ -13,18 +13,18 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from ..errors import ValidationError
-from ..sync import SyncResult, load_schedule
-from ..sync.pg_journal import make_pool, migrate
+from ..sync import Entry, JournalRow, SyncResult, load_schedule, target_name
+from ..sync.pg_journal import make_pool, migrate, read_rows
 from .app import CONTEXT_KEY, RETRY, WorkerConfig, defer_sync, make_app, recover_stalled
 from .core import DEFAULT_LEASE, ClientFactory, LeaseOptions, default_client_factory, sync_tenant
-from .tenants import load_tenants
+from .tenants import Tenants, load_tenants
 
 try:
     import psycopg
@@ -38,6 +38,7 @@ __all__ = [
     "format_status",
     "journal_migrate",
     "run_worker",
+    "shared_rows",
     "status",
     "sync_foreground",
 ]
@@ -174,7 +175,12 @@ def format_status(tenants: list[TenantStatus]) -> str:
 
 def _redis_options(redis: str | None) -> dict[str, Any]:
     """``MeetingClient`` options sharing tokens and quota through Redis (``yzj_meeting.redis``):
-    one connection pool for the worker, one token and one quota per tenant for the fleet."""
+    one connection pool for the worker, one token and one quota per tenant for the fleet.
+
+    The quota is granted as an even flow (``spread``): a burst of a whole window's calls would
+    make the next call wait up to a window, past its intent's send deadline (the wait for a
+    slot comes after the intent is journaled), leaving it in doubt for the next run.
+    """
     if redis is None:
         return {}
     try:
@@ -190,7 +196,7 @@ def _redis_options(redis: str | None) -> dict[str, Any]:
         raise ValidationError("redis", f"is not a Redis URL ({exc})") from None
     return {
         "token_store": shared.RedisTokenStore(connection),
-        "rate_limiter": shared.RedisRateLimiter(connection),
+        "rate_limiter": shared.RedisRateLimiter(connection, spread=True),
     }
 
 
@@ -218,7 +224,9 @@ async def run_worker(
     await journal_migrate(database)
     pool = await make_pool(database, max_size=2 * concurrency + 2)
     app = make_app(database, resync_cron=resync_cron, retry=retry)
-    config = WorkerConfig(pool=pool, tenants=tenants, client_factory=factory, lease=lease)
+    config = WorkerConfig(
+        pool=pool, tenants=tenants, client_factory=factory, lease=lease, retry=retry
+    )
     try:
         async with app.open_async():
             recovery = asyncio.create_task(
@@ -231,6 +239,10 @@ async def run_worker(
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=stalled_after,
                     fetch_job_polling_interval=1.0,
+                    # A stopping worker (SIGTERM, or its database connection lost) stops its
+                    # heartbeats first: its jobs must end (aborted, to be retried) before the
+                    # others' recovery takes them as stalled, not run on beside their retries.
+                    shutdown_graceful_timeout=stalled_after / 2,
                     install_signal_handlers=install_signal_handlers,
                 )
             finally:
@@ -247,6 +259,8 @@ async def sync_foreground(
     journal: str,
     *,
     tenants_file: str | os.PathLike[str] | None = None,
+    tenants: Tenants | None = None,
+    entries: Sequence[Entry] | None = None,
     lease: LeaseOptions = DEFAULT_LEASE,
     prune: bool = False,
     concurrency: int = 8,
@@ -254,15 +268,24 @@ async def sync_foreground(
     environ: Mapping[str, str] | None = None,
 ) -> SyncResult:
     """``yzj-meeting sync FILE --eid EID --journal postgresql://...``: one tenant, now, on the
-    shared journal (taking its lease like a worker)."""
+    shared journal (taking its lease like a worker). ``tenants`` (else the tenants file and the
+    environment) supply the secret; ``entries``, the schedule already read."""
     await migrate(check_database_url(journal))
     return await sync_tenant(
         eid,
         file,
         db=journal,
-        tenants=load_tenants(tenants_file, environ),
+        tenants=tenants if tenants is not None else load_tenants(tenants_file, environ),
         client_factory=client_factory,
         lease=lease,
         prune=prune,
         concurrency=concurrency,
+        entries=entries,
     )
+
+
+async def shared_rows(journal: str, eid: str, base_url: str) -> dict[str, JournalRow]:
+    """What the shared journal at ``journal`` knows of tenant ``eid`` (read without its lease:
+    for a dry run or the prune guard)."""
+    await migrate(check_database_url(journal))
+    return await read_rows(journal, target_name(base_url, eid))

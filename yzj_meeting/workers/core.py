@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -22,7 +22,7 @@ import attrs
 from .._http import Timeout
 from ..auth import Credentials
 from ..client import MeetingClient
-from ..sync import ScheduleError, SyncResult, load_schedule, sync, target_name
+from ..sync import Entry, ScheduleError, SyncResult, load_schedule, sync, target_name
 from ..sync.fence import GatedTransport, SendGate
 from ..sync.pg_journal import FencedOut, PgJournal, make_pool
 from ..transports.base import Transport
@@ -106,8 +106,12 @@ async def sync_tenant(
     owner: str | None = None,
     prune: bool = False,
     concurrency: int = 8,
+    entries: Sequence[Entry] | None = None,
 ) -> SyncResult:
     """Sync tenant ``eid`` to the schedule at ``schedule``; returns what was done.
+
+    ``entries``, when given, are the schedule already read (e.g. with a people map); else the
+    file at ``schedule`` is read here.
 
     Raises ``TenantError`` (no secret for ``eid``), ``ScheduleError`` (a bad schedule: nothing
     is sent), ``LeaseHeld`` (another live holder) or ``FencedOut`` (the lease was lost midway:
@@ -118,7 +122,7 @@ async def sync_tenant(
     try:
         try:
             tenant = tenants.get(eid)
-            entries = load_schedule(schedule)
+            wanted = list(entries) if entries is not None else load_schedule(schedule)
         except (TenantError, ScheduleError) as exc:
             # Our own messages (file:line, field names): never a secret.
             run = await _run_started(pool, "", eid, owner or "", None)
@@ -138,7 +142,7 @@ async def sync_tenant(
             try:
                 async with factory(tenant, journal.gate, lease.timeout()) as client:
                     result = await sync(
-                        client, journal, entries, prune=prune, concurrency=concurrency
+                        client, journal, wanted, prune=prune, concurrency=concurrency
                     )
                 if journal.gate.lost is not None and journal.gate.lost != "released":
                     raise FencedOut(f"{eid}: the lease was lost during the sync")
