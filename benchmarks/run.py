@@ -21,7 +21,7 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: import the package beside us
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import memory, overhead, pacing, throughput, tokens
+from benchmarks import memory, overhead, pacing, startup, throughput, tokens
 from benchmarks._common import ROOT, BenchError, Section, Versus, log, machine, md_table
 
 SECTIONS = {
@@ -30,6 +30,7 @@ SECTIONS = {
     "tokens": tokens.run,
     "memory": memory.run,
     "pacing": pacing.run,
+    "startup": startup.run,
 }
 
 
