@@ -195,6 +195,11 @@ def _id_list(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValidationError(
             attribute.name, f"must be a list of attendee ids, got {type(value).__name__}"
         )
+    for item in value:  # the common case first: plain non-empty strings
+        if type(item) is not str or not item.strip():
+            break
+    else:
+        return
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise ValidationError(
