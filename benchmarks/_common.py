@@ -321,6 +321,17 @@ def sample_create(i: int = 0) -> Any:
     )
 
 
+ACTORS = tuple(f"5d9c2e7be4b0a8c3f0e1d2{n:02d}" for n in range(4))
+"""The attendees of every sample create (what a caller has at hand before each call)."""
+_START = datetime(2030, 5, 20, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+def create_inputs(i: int) -> tuple[str, datetime, datetime]:
+    """The values that change from create to create ``i``: title, start, end (aware)."""
+    start = _START + timedelta(minutes=i % 600)
+    return f"Weekly sync #{i}", start, start + timedelta(minutes=30)
+
+
 def wire_body(model: Any) -> dict[str, Any]:
     """The JSON object the SDK sends for ``model`` (what a hand-written client would post)."""
     from yzj_meeting._convert import unstructure

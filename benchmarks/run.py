@@ -21,7 +21,7 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: import the package beside us
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import memory, overhead, pacing, scaling, throughput, tokens
+from benchmarks import memory, overhead, pacing, scaling, startup, throughput, tokens
 from benchmarks._common import ROOT, BenchError, Section, Versus, log, machine, md_table
 
 SECTIONS = {
@@ -31,6 +31,7 @@ SECTIONS = {
     "memory": memory.run,
     "pacing": pacing.run,
     "scaling": scaling.run,
+    "startup": startup.run,
 }
 
 

@@ -485,14 +485,17 @@ def test_empty_answers() -> None:
 
 
 @pytest.mark.parametrize("field", ["id", "title", "startDate", "endDate"])
-def test_meeting_info_missing_required_field_is_a_protocol_error(field: str) -> None:
+def test_a_meeting_missing_a_required_field_is_dropped_not_the_day(
+    field: str, caplog: pytest.LogCaptureFixture
+) -> None:
     item = {k: v for k, v in REQUIRED.items() if k != field}
-    with pytest.raises(ProtocolError) as info:
-        parse_query_by_day([REQUIRED, item])
-    message = str(info.value)
-    assert info.value.endpoint == "queryByDay"
-    assert field in message or snake(field) in message
-    assert "[1]" in message
+    with caplog.at_level("WARNING", logger="yzj_meeting"):
+        day = parse_query_by_day([REQUIRED, item, {**REQUIRED, "id": "x2"}])
+    assert [m.id for m in day] == ["x1", "x2"]
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert "queryByDay[1]" in record.getMessage()
+    assert field in record.getMessage()
 
 
 @pytest.mark.parametrize(
@@ -505,27 +508,48 @@ def test_meeting_info_missing_required_field_is_a_protocol_error(field: str) -> 
         ("startDate", True),
         ("endDate", {}),
         ("endDate", 1.5),
-        ("noticeTime", "soon"),
-        ("noticeTime", 1.5),
-        ("meetingStatus", "open"),
-        ("type", ["sign"]),
-        ("doneTime", [1]),
-        ("openid", 1.25),
     ],
 )
-def test_meeting_info_wrong_type_is_a_protocol_error(field: str, value: Any) -> None:
-    with pytest.raises(ProtocolError) as info:
-        parse_query_by_day([{**REQUIRED, field: value}])
-    message = str(info.value)
-    assert field in message or snake(field) in message
+def test_a_required_field_of_the_wrong_type_drops_that_meeting(field: str, value: Any) -> None:
+    day = parse_query_by_day([{**REQUIRED, field: value}, {**REQUIRED, "id": "x2"}])
+    assert [m.id for m in day] == ["x2"]
 
 
-def test_protocol_error_does_not_carry_the_answer_values() -> None:
-    with pytest.raises(ProtocolError) as info:
-        parse_query_by_day([{**REQUIRED, "startDate": "value-from-the-answer"}])
-    assert info.value.__context__ is None
-    assert info.value.__cause__ is None
-    assert "value-from-the-answer" not in str(info.value)
+@pytest.mark.parametrize(
+    ("field", "attribute", "value"),
+    [
+        ("noticeTime", "notice_time", "soon"),
+        ("noticeTime", "notice_time", 1.5),
+        ("meetingStatus", "meeting_status", "open"),
+        ("type", "type", ["sign"]),
+        ("doneTime", "done_time", [1]),
+        ("openid", "openid", 1.25),
+        ("createDate", "create_date", 10**30),
+    ],
+)
+def test_an_optional_field_of_the_wrong_type_is_dropped_with_a_debug_log(
+    field: str, attribute: str, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG", logger="yzj_meeting"):
+        [info] = parse_query_by_day([{**SEED_ITEM, field: value}])
+    assert getattr(info, attribute) is None
+    assert info.title == SEED_ITEM["title"]
+    assert info.meeting_place == SEED_ITEM["meetingPlace"]
+    [record] = [r for r in caplog.records if field in r.getMessage()]
+    assert record.levelname == "DEBUG"
+
+
+def test_a_dropped_field_never_logs_the_answer_values(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG", logger="yzj_meeting"):
+        day = parse_query_by_day(
+            [
+                {**REQUIRED, "startDate": "value-from-the-answer"},
+                {**REQUIRED, "content": ["value-from-the-answer"]},
+            ]
+        )
+    assert len(day) == 1
+    assert caplog.records
+    assert all("value-from-the-answer" not in r.getMessage() for r in caplog.records)
 
 
 def test_meeting_info_keeps_unknown_enum_values_as_plain_values() -> None:
@@ -542,10 +566,15 @@ def test_meeting_info_keeps_unknown_enum_values_as_plain_values() -> None:
     assert info.read_status == 9
 
 
-@pytest.mark.parametrize("data", [{"id": "x"}, "meetings", 5, [5], [None], [[REQUIRED]]])
+@pytest.mark.parametrize("data", [{"id": "x"}, "meetings", 5, True])
 def test_query_answer_of_the_wrong_shape_is_a_protocol_error(data: Any) -> None:
     with pytest.raises(ProtocolError):
         parse_query_by_day(data)
+
+
+@pytest.mark.parametrize("item", [5, None, [REQUIRED], "x"])
+def test_an_item_that_is_not_an_object_is_dropped(item: Any) -> None:
+    assert [m.id for m in parse_query_by_day([item, REQUIRED])] == ["x1"]
 
 
 def test_parse_create() -> None:

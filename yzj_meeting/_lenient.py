@@ -29,9 +29,26 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .errors import ProtocolError, ValidationError
-from .models import SHANGHAI
+from .models import (
+    SHANGHAI,
+    AcceptStatus,
+    MeetingInfo,
+    MeetingStatus,
+    MeetingType,
+    NoticeTime,
+    ReadStatus,
+)
 
-__all__ = ["Page", "read_answer", "read_bool", "read_page", "read_request", "wire_names"]
+__all__ = [
+    "MEETING_ALIASES",
+    "Page",
+    "read_answer",
+    "read_bool",
+    "read_meetings",
+    "read_page",
+    "read_request",
+    "wire_names",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("yzj_meeting")
@@ -102,7 +119,12 @@ def _read_bool(value: Any) -> bool:
 def _read_instant(value: Any) -> datetime | None:
     """Epoch ms (number or numeric string) in Asia/Shanghai; ``0`` means "no time"."""
     ms = _read_int(value)
-    return None if ms == 0 else _EPOCH + ms * _MS
+    if ms == 0:
+        return None
+    try:
+        return _EPOCH + ms * _MS
+    except OverflowError:
+        raise _Odd("expected epoch milliseconds, got an integer out of range") from None
 
 
 def _enum_reader(cls: type[enum.Enum]) -> Reader:
@@ -320,3 +342,124 @@ def read_request(cls: type[T], body: Any) -> T:
     if problem is not None:
         raise ValidationError(*problem)
     return cls(**values)
+
+
+# --- meetings (queryByDay, queryByRange): a fast path for the well-formed ones ---
+
+MEETING_ALIASES = (("openid", ("openid", "openId")),)
+"""Wire names of ``MeetingInfo`` fields seen besides the documented ones."""
+
+_STATUS = {m.value: m for m in MeetingStatus}
+_READ = {m.value: m for m in ReadStatus}
+_ACCEPT = {m.value: m for m in AcceptStatus}
+_NOTICE = {m.value: m for m in NoticeTime}
+_TYPE: dict[str, MeetingType | None] = {m.value: m for m in MeetingType}
+_TYPE[""] = None  # an ordinary meeting
+_STR = frozenset({str, type(None)})
+_INT = frozenset({int, type(None)})
+
+
+def read_meetings(data: Any, *, endpoint: str) -> Page[MeetingInfo]:
+    """A list of meetings, never failed by one odd meeting or field: a meeting is read on a fast
+    path when every field has its documented type, else field by field (an unreadable field is
+    dropped with a DEBUG log; a meeting without a readable id, title, start or end is dropped
+    with a WARNING). ``null`` is no meeting; anything but a list is a ``ProtocolError``."""
+    if data is None:
+        return Page()
+    if type(data) is not list:
+        raise ProtocolError("answer data is not a list of meetings", endpoint=endpoint)
+    items: list[MeetingInfo] = []
+    for i, item in enumerate(data):
+        info = _fast_meeting(item) if type(item) is dict else None
+        if info is None:
+            try:
+                info = _read_model(
+                    MeetingInfo, _notice_list(item), f"{endpoint}[{i}]", MEETING_ALIASES
+                )
+            except _Unreadable as exc:
+                log.warning("answer item dropped: %s", exc)
+                continue
+        items.append(info)
+    return Page(items, received=len(data))
+
+
+def _notice_list(item: Any) -> Any:
+    """Real deployments send ``"noticeTime": []`` (or a list) where the seed has a number: an
+    empty list is no reminder, a list is read as ``noticeTimes``."""
+    if type(item) is not dict or type(item.get("noticeTime")) is not list:
+        return item
+    item = dict(item)
+    values = item.pop("noticeTime")
+    if values and "noticeTimes" not in item:
+        item["noticeTimes"] = values
+    return item
+
+
+def _fast_meeting(d: dict[str, Any]) -> MeetingInfo | None:
+    """``d`` as a ``MeetingInfo`` when every field has its documented type; else ``None``
+    (the field-by-field reader then decides). Gives what that reader gives for such ``d``."""
+    get = d.get
+    id_, title, start, end = get("id"), get("title"), get("startDate"), get("endDate")
+    openid = get("openid")
+    if openid is None:
+        openid = get("openId")
+    content, place, person = get("content"), get("meetingPlace"), get("personName")
+    room, order, reason, kind = get("roomId"), get("roomOrderId"), get("cancelReason"), get("type")
+    status, read, accept = get("meetingStatus"), get("readStatus"), get("acceptStatus")
+    notice, done, created, cancelled = (
+        get("noticeTime"),
+        get("doneTime"),
+        get("createDate"),
+        get("cancelDate"),
+    )
+    notices = get("noticeTimes")
+    if not (
+        type(id_) is str
+        and type(title) is str
+        and type(start) is int
+        and type(end) is int
+        and start
+        and end
+        and type(openid) in _STR
+        and type(content) in _STR
+        and type(place) in _STR
+        and type(person) in _STR
+        and type(room) in _STR
+        and type(order) in _STR
+        and type(reason) in _STR
+        and type(kind) in _STR
+        and type(status) in _INT
+        and type(read) in _INT
+        and type(accept) in _INT
+        and type(notice) in _INT
+        and type(done) in _INT
+        and type(created) in _INT
+        and type(cancelled) in _INT
+        and (notices is None or (type(notices) is list and all(type(n) is int for n in notices)))
+    ):
+        return None
+    try:
+        return MeetingInfo(
+            id_,
+            title,
+            _EPOCH + start * _MS,
+            _EPOCH + end * _MS,
+            openid,
+            _TYPE.get(kind, kind) if kind is not None else None,
+            content,
+            place,
+            _STATUS.get(status, status) if status is not None else None,
+            _READ.get(read, read) if read is not None else None,
+            _ACCEPT.get(accept, accept) if accept is not None else None,
+            person,
+            _EPOCH + done * _MS if done else None,
+            _NOTICE.get(notice, notice) if notice is not None else None,
+            _EPOCH + created * _MS if created else None,
+            room,
+            order,
+            _EPOCH + cancelled * _MS if cancelled else None,
+            reason,
+            tuple(notices) if notices is not None else None,
+        )
+    except OverflowError:
+        return None

@@ -235,8 +235,11 @@ class Sender:
         state.t0 = self._clock()
         limiter = self.limiter
         slot: object = None
+        in_flight = self.in_flight
         try:
-            async with self.in_flight:
+            # ``acquire``/``release`` rather than ``async with``: two coroutines less per call.
+            await in_flight.acquire()
+            try:
                 # The slot is taken once a permit is held, so that a wait for a permit cannot
                 # push sends closer together than the window the server counts.
                 if limiter is not None:
@@ -258,6 +261,8 @@ class Sender:
                     if limiter is not None and (not state.sent or not may_have_acted(exc)):
                         limiter.give_back(slot)
                     raise
+            finally:
+                in_flight.release()
             state.status = response.status
             data = decode_envelope(
                 response.status,

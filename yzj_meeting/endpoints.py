@@ -14,7 +14,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._convert import encode_json, structure_answer, unstructure
+from ._convert import encode_json, unstructure
+from ._lenient import read_meetings
 from .errors import ProtocolError, ValidationError
 from .later_endpoints import LATER_ENDPOINTS
 from .models import (
@@ -134,26 +135,9 @@ def parse_repeat_meeting(data: Any) -> RepeatSeries:
 
 
 def parse_query_by_day(data: Any) -> list[MeetingInfo]:
-    """A list of meetings; ``null`` is read as no meeting."""
-    if data is None:
-        return []
-    if type(data) is not list:
-        raise ProtocolError("answer data is not a list of meetings", endpoint="queryByDay")
-    return structure_answer(
-        [_notice_list(i) for i in data], list[MeetingInfo], endpoint="queryByDay"
-    )
-
-
-def _notice_list(item: Any) -> Any:
-    """Real deployments send ``"noticeTime": []`` (or a list) where the seed has a number:
-    an empty list is no reminder, a list is read as ``noticeTimes``; the rest stays strict."""
-    if type(item) is not dict or type(item.get("noticeTime")) is not list:
-        return item
-    item = dict(item)
-    values = item.pop("noticeTime")
-    if values and "noticeTimes" not in item:
-        item["noticeTimes"] = values
-    return item
+    """A list of meetings (``null`` is none), read as ``read_meetings`` reads them: one odd
+    field never fails a meeting, one odd meeting never fails the day."""
+    return read_meetings(data, endpoint="queryByDay")
 
 
 def _start(model: Any) -> datetime:

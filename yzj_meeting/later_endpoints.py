@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from ._convert import to_ms
-from ._lenient import Page, read_answer, read_bool, read_page
+from ._lenient import Page, read_answer, read_bool, read_meetings, read_page
 from .details import (
     AttendDetail,
     AttendRecord,
@@ -72,9 +72,6 @@ MEETING_PATH = "/gateway/cloudwork/meeting/"
 ROOM_BOOK_PATH = "/api/roomBook/third/"
 
 # queryByDay/queryByRange items: real deployments send ``openId`` for ``openid``.
-_MEETING_INFO_ALIASES = (("openid", ("openid", "openId")),)
-
-
 # --- bodies ---
 
 
@@ -159,7 +156,7 @@ def parse_get_meeting(data: Any) -> MeetingDetail:
 
 def parse_meeting_list(data: Any, *, endpoint: str = "queryByRange") -> Page[MeetingInfo]:
     """``queryByRange`` (and ``queryByDay``) items; one without id, title or times is dropped."""
-    return read_page(MeetingInfo, data, endpoint=endpoint, aliases=_MEETING_INFO_ALIASES)
+    return read_meetings(data, endpoint=endpoint)
 
 
 def parse_page_recent_list(data: Any) -> Page[Booking]:

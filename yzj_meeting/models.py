@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._fastcheck import check, fast, field
 from .actors import diff_actors
 from .errors import ValidationError
 
@@ -131,19 +132,30 @@ def _ids(value: Iterable[str] | None) -> tuple[str, ...] | None:
         return value  # type: ignore[return-value]
 
 
+# Registered by call, not as decorators: mypy's attrs plugin needs plain functions as converters.
+fast("v is None or type(v) is NoticeTime", NoticeTime=NoticeTime)(_notice_time)
+fast("type(v) is Repeat", Repeat=Repeat)(_repeat)
+fast("v is None or type(v) is MeetingType", MeetingType=MeetingType)(_meeting_type)
+fast("v is None or v is True or v is False")(_flag)
+fast("v is None or type(v) is tuple")(_ids)
+
+
 # --- validators: each raises ValidationError naming the field ---
 
 
+@fast("type(v) is str and v.strip()")
 def _text(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(attribute.name, f"must be a non-empty string, got {value!r}")
 
 
+@fast("v is None or type(v) is str")
 def _optional_text(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise ValidationError(attribute.name, f"must be a string, got {type(value).__name__}")
 
 
+@fast("type(v) is datetime and type(v.tzinfo) is timezone", datetime=datetime, timezone=timezone)
 def _instant(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, datetime):
         raise ValidationError(
@@ -165,14 +177,17 @@ def _member(cls: type[enum.Enum], optional: bool) -> Any:
             return
         raise ValidationError(attribute.name, f"must be one of {allowed}, got {value!r}")
 
-    return check
+    test = f"type(v) is {cls.__name__}"
+    return fast(f"v is None or {test}" if optional else test, **{cls.__name__: cls})(check)
 
 
+@fast("v is None or v is True or v is False")
 def _optional_bool(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, bool):
         raise ValidationError(attribute.name, f"must be a bool, got {value!r}")
 
 
+@fast("v is None")
 def _id_list(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
@@ -180,6 +195,11 @@ def _id_list(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValidationError(
             attribute.name, f"must be a list of attendee ids, got {type(value).__name__}"
         )
+    for item in value:  # the common case first: plain non-empty strings
+        if type(item) is not str or not item.strip():
+            break
+    else:
+        return
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise ValidationError(
@@ -191,26 +211,28 @@ def _id_list(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 # it (the validator refuses ``None``), not attrs' ``TypeError`` about a missing argument.
 
 
+# The rules of these fields run in ``check`` (``_fastcheck``), called first thing by every
+# request model's ``__attrs_post_init__``.
+
+
 def _text_field() -> Any:
-    return attrs.field(kw_only=True, default=None, validator=_text)
+    return field(_text)
 
 
 def _optional_text_field() -> Any:
-    return attrs.field(kw_only=True, default=None, validator=_optional_text)
+    return field(_optional_text)
 
 
 def _instant_field() -> Any:
-    return attrs.field(kw_only=True, default=None, validator=_instant)
+    return field(_instant)
 
 
 def _ids_field() -> Any:
-    return attrs.field(kw_only=True, default=None, converter=_ids, validator=_id_list)
+    return field(_id_list, _ids)
 
 
 def _notice_field() -> Any:
-    return attrs.field(
-        kw_only=True, default=None, converter=_notice_time, validator=_member(NoticeTime, True)
-    )
+    return field(_member(NoticeTime, True), _notice_time)
 
 
 def _notice_times(value: Iterable[int] | None) -> tuple[int, ...] | None:
@@ -222,6 +244,10 @@ def _notice_times(value: Iterable[int] | None) -> tuple[int, ...] | None:
         return value  # type: ignore[return-value]
 
 
+fast("v is None or type(v) is tuple")(_notice_times)
+
+
+@fast("v is None")
 def _check_notice_times(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
@@ -229,12 +255,6 @@ def _check_notice_times(_: object, attribute: attrs.Attribute[Any], value: Any) 
         type(v) is int or isinstance(v, NoticeTime) for v in value
     ):
         raise ValidationError(attribute.name, "must be a list of reminder minutes (ints)")
-
-
-def _notice_times_field() -> Any:
-    return attrs.field(
-        kw_only=True, default=None, converter=_notice_times, validator=_check_notice_times
-    )
 
 
 def _check_notice(model: Any) -> None:
@@ -249,17 +269,19 @@ WIRE_FLAG = "yzj_wire_flag"
 
 
 def _top_state_field() -> Any:
-    return attrs.field(
-        kw_only=True,
-        default=None,
-        converter=_flag,
-        validator=_optional_bool,
-        metadata={WIRE_FLAG: True},
-    )
+    return field(_optional_bool, _flag, metadata={WIRE_FLAG: True})
 
 
 def _bool_field() -> Any:
-    return attrs.field(kw_only=True, default=None, validator=_optional_bool)
+    return field(_optional_bool)
+
+
+def _notice_times_field() -> Any:
+    return field(_check_notice_times, _notice_times)
+
+
+def _repeat_field() -> Any:
+    return field(_member(Repeat, False), _repeat)
 
 
 def _check_times(start: datetime, end: datetime, repeat_end: datetime | None = None) -> None:
@@ -288,9 +310,7 @@ class CreateMeeting:
     notice_time: NoticeTime | None = _notice_field()
     top_state: bool | None = _top_state_field()
     actors: tuple[str, ...] | None = _ids_field()
-    type: MeetingType | None = attrs.field(
-        kw_only=True, default=None, converter=_meeting_type, validator=_member(MeetingType, True)
-    )
+    type: MeetingType | None = field(_member(MeetingType, True), _meeting_type)
     submit_experience: bool | None = _bool_field()
     notice_times: tuple[int, ...] | None = _notice_times_field()
     meet_organizers: tuple[str, ...] | None = _ids_field()
@@ -299,6 +319,7 @@ class CreateMeeting:
     agent: str | None = _optional_text_field()
 
     def __attrs_post_init__(self) -> None:
+        check(self)
         _check_times(self.start_date, self.end_date)
         _check_notice(self)
 
@@ -332,6 +353,7 @@ class ModifyMeeting:
     agent: str | None = _optional_text_field()
 
     def __attrs_post_init__(self) -> None:
+        check(self)
         _check_times(self.start_date, self.end_date)
         _check_notice(self)
 
@@ -350,6 +372,9 @@ class CancelMeeting:
     id: str = _text_field()
     openid: str = _text_field()
 
+    def __attrs_post_init__(self) -> None:
+        check(self)
+
 
 @attrs.frozen
 class RepeatMeeting:
@@ -359,9 +384,7 @@ class RepeatMeeting:
     title: str = _text_field()
     start_date: datetime = _instant_field()
     end_date: datetime = _instant_field()
-    repeat: Repeat = attrs.field(
-        kw_only=True, default=None, converter=_repeat, validator=_member(Repeat, False)
-    )
+    repeat: Repeat = _repeat_field()
     repeat_end_date: datetime = _instant_field()
     content: str | None = _optional_text_field()
     notice_time: NoticeTime | None = _notice_field()
@@ -374,6 +397,7 @@ class RepeatMeeting:
     share_ids: tuple[str, ...] | None = _ids_field()
 
     def __attrs_post_init__(self) -> None:
+        check(self)
         _check_times(self.start_date, self.end_date, self.repeat_end_date)
         _check_notice(self)
 
@@ -390,9 +414,7 @@ class BatchModify:
     title: str = _text_field()
     start_date: datetime = _instant_field()
     end_date: datetime = _instant_field()
-    repeat: Repeat = attrs.field(
-        kw_only=True, default=None, converter=_repeat, validator=_member(Repeat, False)
-    )
+    repeat: Repeat = _repeat_field()
     repeat_end_date: datetime = _instant_field()
     content: str | None = _optional_text_field()
     notice_time: NoticeTime | None = _notice_field()
@@ -401,13 +423,14 @@ class BatchModify:
     add_actors: tuple[str, ...] | None = _ids_field()
     del_actors: tuple[str, ...] | None = _ids_field()
     submit_experience: bool | None = _bool_field()
-    batch_id: str | None = attrs.field(kw_only=True, default=None, validator=_optional_text)
+    batch_id: str | None = _optional_text_field()
     notice_times: tuple[int, ...] | None = _notice_times_field()
     meet_organizers: tuple[str, ...] | None = _ids_field()
     encryption: bool | None = _bool_field()
     share_ids: tuple[str, ...] | None = _ids_field()
 
     def __attrs_post_init__(self) -> None:
+        check(self)
         _check_times(self.start_date, self.end_date, self.repeat_end_date)
         _check_notice(self)
         if self.batch_id is not None and not self.batch_id.strip():
@@ -427,9 +450,10 @@ class BatchCancel:
 
     id: str = _text_field()
     openid: str = _text_field()
-    batch_id: str | None = attrs.field(kw_only=True, default=None, validator=_optional_text)
+    batch_id: str | None = _optional_text_field()
 
     def __attrs_post_init__(self) -> None:
+        check(self)
         if self.batch_id is not None and not self.batch_id.strip():
             raise ValidationError("batch_id", "must be a non-empty string or None")
 

@@ -194,13 +194,13 @@ async def work(url: str, service: FakeService, eid: str, until: int, **options: 
 
 
 # A first run reads each of its days once (adopt before create) before its first create.
-READS = ["ok"] * 3
+FIRST_CREATE_DROPPED = ["ok"] * 3 + ["drop_after"]
 
 
 async def test_a_failed_run_is_retried_with_backoff(url: str, tmp_path: Path) -> None:
     # The first create's answer is lost: the run ends "failed" (a key in doubt) and enqueues
     # the tenant again after the backoff (attempt 1), whose run resolves the key.
-    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=READS + ["drop_after"]))
+    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=FIRST_CREATE_DROPPED))
     await enqueue(write_schedule(tmp_path / "r1.json", "r1", 3), "r1", url)
     await work(url, service, "r1", 2, resync_cron=None)
     assert [outcome for outcome, _ in runs(url, "r1")] == ["failed", "ok"]
@@ -222,7 +222,7 @@ async def test_known_tenants_are_resynced_periodically(url: str, tmp_path: Path)
 async def test_a_failed_run_leaves_the_work_to_a_waiting_job(url: str, tmp_path: Path) -> None:
     # Enqueued again while its job runs, then that run fails: the waiting job does the work
     # (procrastinate's retry would have hit the queueing lock and left the job "doing").
-    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=READS + ["drop_after"]))
+    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=FIRST_CREATE_DROPPED))
     schedule = write_schedule(tmp_path / "w1.json", "w1", 3)
     await enqueue(schedule, "w1", url)
 

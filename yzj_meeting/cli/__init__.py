@@ -24,6 +24,7 @@ commands themselves are plain click commands in this package's other modules.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -38,12 +39,10 @@ INSTALL_HINT = "yzj-meeting: the command needs click and rich: pip install 'yzj-
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``yzj-meeting`` console script."""
-    try:
-        import click  # noqa: F401
-        import rich  # noqa: F401
-    except ImportError:
+    # Found, not imported: ``--help`` never pays for rich.
+    if importlib.util.find_spec("click") is None or importlib.util.find_spec("rich") is None:
         print(INSTALL_HINT, file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(2)
     command().main(args=list(argv) if argv is not None else None, prog_name="yzj-meeting")
 
 

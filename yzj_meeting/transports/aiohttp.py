@@ -7,13 +7,10 @@ block: neither ``__cause__`` nor ``__context__`` points back at them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any
-
-import aiohttp
-from multidict import CIMultiDictProxy
-from yarl import URL
+from typing import TYPE_CHECKING, Any
 
 from .._http import HttpRequest, HttpResponse, Timeout
 from ..errors import (
@@ -25,7 +22,21 @@ from ..errors import (
     YzjError,
 )
 
+if TYPE_CHECKING:
+    import aiohttp
+    from multidict import CIMultiDictProxy
+    from yarl import URL
+
 __all__ = ["AiohttpTransport"]
+
+
+def _load() -> None:
+    """Import aiohttp (~100 ms) when the transport is first used, not when it is made."""
+    global aiohttp, URL
+    if "aiohttp" not in globals():
+        aiohttp = importlib.import_module("aiohttp")
+        URL = importlib.import_module("yarl").URL  # type: ignore[misc]
+
 
 _URL_CACHE_SIZE = 256
 
@@ -49,6 +60,8 @@ class AiohttpTransport:
         max_body: int = 16 * 1024 * 1024,
         trace_configs: list[aiohttp.TraceConfig] | None = None,
     ) -> None:
+        if session is not None:
+            _load()
         self._session = session
         self._owns_session = session is None
         self._limit = limit
@@ -62,6 +75,7 @@ class AiohttpTransport:
     def _open(self) -> aiohttp.ClientSession:
         if self._closed:
             raise TransportError("transport is closed")
+        _load()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=0),
             timeout=self._client_timeout(self._default_timeout),
