@@ -59,7 +59,7 @@ def _loaded(code: str) -> list[str]:
 def run(quick: bool, versus: object = None) -> Section:
     """Best of N of each start-up; targets for ``import yzj_meeting`` and ``--help``."""
     n = 5 if quick else 15
-    section = Section("startup", "6. Start-up")
+    section = Section("startup", "7. Start-up")
     help_argv = [sys.executable, "-m", "yzj_meeting.cli", "--help"]
     best: dict[str, float] = {}
     for _ in range(n):

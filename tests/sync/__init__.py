@@ -62,10 +62,10 @@ async def _no_sleep(_: float) -> None:
 def make_client(service: FakeService, **kwargs: Any) -> MeetingClient:
     """A client on ``service`` in process: no client-side rate limit, retries without sleep."""
     kwargs.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0))
+    kwargs.setdefault("transport", FakeTransport(service))
     return MeetingClient(
         credentials=Credentials(eid="test-eid", secret="test-secret"),
         base_url="http://yzj-fake.invalid",
-        transport=FakeTransport(service),
         calls_per_minute=None,
         sleep=_no_sleep,
         **kwargs,

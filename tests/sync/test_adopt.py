@@ -370,3 +370,47 @@ async def test_a_cancelled_reader_does_not_cancel_the_shared_read(
     assert [m.title for m in await second] == ["Meeting a"]
     assert first.cancelled()
     assert meeting_calls(service) == ["create", "queryByDay"]
+
+
+async def test_a_create_in_doubt_on_a_day_with_an_unreadable_meeting_stays_in_doubt(
+    service: FakeService, journals: Journals
+) -> None:
+    import json
+
+    import attrs
+
+    from yzj_meeting.fake import FakeTransport
+
+    class Garbling:
+        """Adds, while ``on``, a meeting without an id to every queryByDay answer."""
+
+        def __init__(self) -> None:
+            self.inner = FakeTransport(service)
+            self.on = False
+
+        async def send(self, request: Any) -> Any:
+            answer = await self.inner.send(request)
+            if not (self.on and request.endpoint == "queryByDay"):
+                return answer
+            envelope = json.loads(answer.body)
+            envelope["data"].append({"title": "?", "startDate": 0})
+            return attrs.evolve(answer, body=json.dumps(envelope).encode())
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    transport = Garbling()
+    async with make_client(service, transport=transport) as client:
+        # The day's read, then the create never reaches the server: a create in doubt.
+        service.faults = Faults(script=["ok", "drop_before"])
+        assert (await journals.sync(client, [single("a")])).failed == 1
+        transport.on = True  # the meeting looked for could be the unreadable one
+        second = await journals.sync(client, [single("a")])
+        assert (second.failed, second.created) == (1, 0)
+        assert "could not be read" in second.errors[0].error
+        assert (await journals.rows())["a"].in_doubt
+        assert live(service, "Meeting a") == []
+        transport.on = False
+        third = await journals.sync(client, [single("a")])
+        assert (third.created, third.failed) == (1, 0)
+    assert len(live(service, "Meeting a")) == 1

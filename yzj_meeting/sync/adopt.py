@@ -33,6 +33,7 @@ import attrs
 from .._convert import from_ms, to_ms
 from ..client import MeetingClient
 from ..details import GetMeeting, MeetingDetail
+from ..errors import ProtocolError
 from ..models import (
     MeetingInfo,
     MeetingStatus,
@@ -144,6 +145,7 @@ class Finder:
         self._index: dict[int, dict[tuple[str, int, int], list[MeetingInfo]]] = {}
         self._index_of: dict[int, list[MeetingInfo]] = {}
         self._snapshot_days: set[int] = set()
+        self._unreadable: dict[int, int] = {}  # day -> meetings the answer had but unreadable
 
     async def prefetch(self, starts: Iterable[int]) -> None:
         """Read the days of ``starts`` (epoch ms) now, before anything is created: a meeting
@@ -183,7 +185,16 @@ class Finder:
     async def _read_day(self, ms: int) -> list[MeetingInfo]:
         async with self._gate:
             self.lookups.days += 1
-            return await self.client.query_by_day(QueryByDay(from_ms(ms)))
+            meetings = await self.client.query_by_day(QueryByDay(from_ms(ms)))
+        unreadable = getattr(meetings, "received", len(meetings)) - len(meetings)
+        if unreadable > 0:
+            self._unreadable[_day(ms)] = unreadable
+        return meetings
+
+    def unreadable(self, ms: int) -> int:
+        """How many meetings of the day of ``ms`` the service answered but the SDK could not
+        read (a missing id, title or time): any of them may be the one looked for."""
+        return self._unreadable.get(_day(ms), 0)
 
     async def _read_detail(self, meeting_id: str) -> MeetingDetail:
         async with self._gate:
@@ -306,10 +317,22 @@ async def find_in_doubt(finder: Finder, intent: Intent, entry: Entry | None) -> 
         probe = Probe(
             intent.openid, intent.title, intent.start, intent.end, wanted, intent.series, excluded
         )
-        return await finder.claim(probe)
+        return _checked(finder, probe, await finder.claim(probe))
     loose = Probe(intent.openid, intent.title, intent.start, intent.end, "", intent.series)
     for info in await finder.candidates(loose):
         if info.id not in finder.mapped:
             finder.mapped.add(info.id)
             return info.id
-    return None
+    return _checked(finder, loose, None)
+
+
+def _checked(finder: Finder, probe: Probe, found: str | None) -> str | None:
+    """``found``; but "not found" on a day with unreadable meetings is not known: the key
+    fails and stays in doubt (the next run looks again) rather than risk a second create."""
+    if found is None and finder.unreadable(probe.start):
+        raise ProtocolError(
+            f"{finder.unreadable(probe.start)} meeting(s) of that day could not be read; "
+            "cannot tell whether the create in doubt happened",
+            endpoint="queryByDay",
+        )
+    return found
