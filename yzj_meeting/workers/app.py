@@ -204,11 +204,31 @@ async def recover_stalled(
 
 
 async def _requeue(app: App, job: Any) -> None:
+    """Hand a silent worker's job on. A sync job is ended and its tenant enqueued anew (a
+    fresh job, or the one already waiting): its worker may be alive after all (a database
+    restart or a slow host delays heartbeats), and procrastinate lets a job's worker finish
+    it even once it is back in "todo". Taken back to "todo", the job could then be marked
+    succeeded by that worker after its run failed, having found "a waiting job" (itself) to
+    take over: nothing would run the tenant again. Ended, it is no longer the one that waits.
+    """
+    if job.task_name == SYNC_TASK:
+        args = job.task_kwargs
+        # First the new job, then the end of the old: killed in between, the old job is still
+        # "doing" and the next round ends it (the new one is already waiting).
+        waiting = await defer_sync(
+            app, args["eid"], args["schedule"], attempt=int(args.get("attempt", 0))
+        )
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        if waiting is None:
+            log.warning("job %s of a silent worker: a waiting job of its tenant takes over", job.id)
+        else:
+            log.warning("job %s of a silent worker is run again as job %d", job.id, waiting)
+        return
     try:
         await app.job_manager.retry_job(job)
         log.warning("job %s of a silent worker goes back to the queue", job.id)
     except UniqueViolation:
-        # A newer job of the same tenant is waiting (its queueing lock): it does this one's
-        # work, so this one ends here rather than holding the tenant's lock forever.
+        # A newer job of the same task is waiting (its queueing lock): it does this one's
+        # work, so this one ends here rather than holding its lock forever.
         await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
         log.warning("job %s of a silent worker is superseded by a waiting one", job.id)
