@@ -10,8 +10,10 @@
   tenant's lock held for good.) Bad input (unknown tenant, invalid schedule) is recorded, not
   retried. A job that fails otherwise (the database went away) is retried by procrastinate.
 - ``yzj_meeting.resync_all``: periodic; enqueues every known tenant (``yzj_tenants``) again.
-- ``recover_stalled``: jobs whose worker stopped sending heartbeats (killed, paused) go back to
-  the queue. The tenant lease makes a paused worker that wakes up harmless.
+- ``recover_stalled``: a sync job whose worker stopped sending heartbeats (killed, paused, or
+  only late: a database restart delays every worker's heartbeats) is ended and its tenant
+  enqueued anew; other jobs go back to the queue. The tenant lease makes a worker that wakes
+  up harmless.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ async def defer_sync(
 async def recover_stalled(
     app: App, *, after: float, every: float, rounds: int | None = None
 ) -> None:
-    """Put back in the queue every job whose worker sent no heartbeat for ``after`` seconds.
+    """Hand on every job whose worker sent no heartbeat for ``after`` seconds (see ``_requeue``).
 
     Runs every ``every`` seconds (``rounds`` times, or until cancelled).
     """
