@@ -143,14 +143,24 @@ def stuck(url: str) -> Any:
     """The open sync jobs and their tenants' last runs (when the queue does not drain)."""
     with psycopg.connect(url, connect_timeout=3) as conn:
         jobs = conn.execute(
-            "SELECT args->>'eid', status, attempts FROM procrastinate_jobs "
+            "SELECT id, args->>'eid', status, attempts, worker_id FROM procrastinate_jobs "
             "WHERE status IN ('todo', 'doing') ORDER BY id"
         ).fetchall()
         runs = conn.execute(
             "SELECT DISTINCT ON (eid) eid, outcome, counts, errors FROM yzj_runs "
             "ORDER BY eid, id DESC"
         ).fetchall()
-    return {"jobs": jobs, "runs": runs}
+        leases = conn.execute(
+            "SELECT l.target, l.owner, l.fence, "
+            "extract(epoch FROM l.expires_at - clock_timestamp())::float8 FROM yzj_leases l "
+            "JOIN procrastinate_jobs j ON l.target LIKE '%%#' || (j.args->>'eid') "
+            "WHERE j.status IN ('todo', 'doing')"
+        ).fetchall()
+        workers = conn.execute(
+            "SELECT id, extract(epoch FROM clock_timestamp() - last_heartbeat)::float8 "
+            "FROM procrastinate_workers ORDER BY id"
+        ).fetchall()
+    return {"jobs": jobs, "runs": runs, "leases": leases, "workers": workers}
 
 
 def late_calls(url: str, log: list[list[Any]]) -> list[Any]:
