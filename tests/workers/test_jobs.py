@@ -14,7 +14,7 @@ from yzj_meeting.errors import ValidationError
 from yzj_meeting.fake import FakeService, Faults
 from yzj_meeting.sync.schedule import ScheduleError
 from yzj_meeting.workers import LeaseOptions, Tenants
-from yzj_meeting.workers.app import RETRY, backoff, make_app, recover_stalled
+from yzj_meeting.workers.app import RETRY, _requeue, backoff, make_app, recover_stalled
 from yzj_meeting.workers.commands import (
     enqueue,
     format_status,
@@ -315,6 +315,23 @@ async def test_a_job_taken_back_while_it_runs_still_leaves_its_tenant_a_job(
     with psycopg.connect(url) as conn:
         pending = conn.execute("SELECT key FROM yzj_journal WHERE pending IS NOT NULL")
         assert pending.fetchall() == []
+
+
+async def test_recovery_never_ends_a_job_its_worker_put_back_in_the_queue(
+    url: str, tmp_path: Path
+) -> None:
+    # Found silent (a stopping worker sends no more heartbeats), the job is put back to "todo"
+    # by its own worker (aborted, to be retried) before the recovery ends it: the recovery must
+    # leave it waiting (procrastinate's finish_job would end a "todo" job: the tenant's only one).
+    await enqueue(write_schedule(tmp_path / "h1.json", "h1", 2), "h1", url)
+    app = make_app(url, resync_cron=None)
+    async with app.open_async():
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("UPDATE procrastinate_jobs SET status = 'doing'")
+            (job,) = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=1.0)
+            await conn.execute("UPDATE procrastinate_jobs SET status = 'todo'")  # its retry
+        await _requeue(app, job)
+    assert [status for _, status, _ in jobs(url)] == ["todo"]
 
 
 def test_the_retry_backoff_grows_exponentially() -> None:

@@ -205,6 +205,16 @@ async def recover_stalled(
         await asyncio.sleep(every)
 
 
+# Ends a silent worker's job only if it is still that worker's and running: its worker may
+# have put it back to "todo" (a retry) since it was found, and procrastinate's finish_job would
+# end a "todo" job too (the tenant's only waiting job, then).
+_END_SILENT_SQL = """
+UPDATE procrastinate_jobs SET status = 'failed', attempts = attempts + 1
+WHERE id = %(job_id)s AND status = 'doing' AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+RETURNING id
+"""
+
+
 async def _requeue(app: App, job: Any) -> None:
     """Hand a silent worker's job on. A sync job is ended and its tenant enqueued anew (a
     fresh job, or the one already waiting): its worker may be alive after all (a database
@@ -220,8 +230,12 @@ async def _requeue(app: App, job: Any) -> None:
         waiting = await defer_sync(
             app, args["eid"], args["schedule"], attempt=int(args.get("attempt", 0))
         )
-        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-        if waiting is None:
+        ended = await app.connector.execute_query_all_async(
+            _END_SILENT_SQL, job_id=job.id, worker_id=job.worker_id
+        )
+        if not ended:
+            log.warning("job %s of a silent worker was handed on by its worker", job.id)
+        elif waiting is None:
             log.warning("job %s of a silent worker: a waiting job of its tenant takes over", job.id)
         else:
             log.warning("job %s of a silent worker is run again as job %d", job.id, waiting)
