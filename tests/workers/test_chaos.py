@@ -139,18 +139,31 @@ def sync_jobs_open(url: str) -> int:
     return int(found[0])
 
 
-def stuck(url: str) -> Any:
+def stuck(url: str, t0: float | None = None) -> Any:
     """The open sync jobs and their tenants' last runs (when the queue does not drain)."""
     with psycopg.connect(url, connect_timeout=3) as conn:
         jobs = conn.execute(
-            "SELECT args->>'eid', status, attempts FROM procrastinate_jobs "
+            "SELECT id, args->>'eid', status, attempts, worker_id FROM procrastinate_jobs "
             "WHERE status IN ('todo', 'doing') ORDER BY id"
         ).fetchall()
         runs = conn.execute(
             "SELECT DISTINCT ON (eid) eid, outcome, counts, errors FROM yzj_runs "
             "ORDER BY eid, id DESC"
         ).fetchall()
-    return {"jobs": jobs, "runs": runs}
+        leases = conn.execute(
+            "SELECT l.target, l.owner, l.fence, "
+            "extract(epoch FROM l.expires_at - clock_timestamp())::float8 FROM yzj_leases l "
+            "JOIN procrastinate_jobs j ON l.target LIKE '%%#' || (j.args->>'eid') "
+            "WHERE j.status IN ('todo', 'doing')"
+        ).fetchall()
+        workers = conn.execute(
+            "SELECT id, extract(epoch FROM clock_timestamp() - last_heartbeat)::float8 "
+            "FROM procrastinate_workers ORDER BY id"
+        ).fetchall()
+        history = {
+            eid: job_events(conn, eid, t0) for eid in {row[1] for row in jobs} if t0 is not None
+        }
+    return {"jobs": jobs, "runs": runs, "leases": leases, "workers": workers, "history": history}
 
 
 def late_calls(url: str, log: list[list[Any]]) -> list[Any]:
@@ -241,12 +254,27 @@ def diagnose(url: str, log: list[list[Any]], wrong: dict[str, Any], t0: float) -
                     )
                 ],
                 "runs": conn.execute(
-                    "SELECT fence, outcome, counts, errors FROM yzj_runs WHERE eid = %s "
-                    "ORDER BY id",
-                    (eid,),
+                    "SELECT fence, owner, outcome, "
+                    "extract(epoch FROM started_at)::float8 - %s, "
+                    "extract(epoch FROM finished_at)::float8 - %s, counts, errors "
+                    "FROM yzj_runs WHERE eid = %s ORDER BY id",
+                    (t0, t0, eid),
                 ).fetchall(),
+                "jobs": job_events(conn, eid, t0),
             }
     return out
+
+
+def job_events(conn: psycopg.Connection[Any], eid: str, t0: float) -> list[Any]:
+    """The sync jobs of ``eid``: id, status, worker, and their events (relative times)."""
+    return conn.execute(
+        "SELECT j.id, j.status, j.worker_id, j.args->>'attempt', array_agg("
+        "e.type::text || '@' || round((extract(epoch FROM e.at) - %s)::numeric, 2)::text "
+        "ORDER BY e.id) FROM procrastinate_jobs j "
+        "LEFT JOIN procrastinate_events e ON e.job_id = j.id "
+        "WHERE j.args->>'eid' = %s GROUP BY j.id ORDER BY j.id",
+        (t0, eid),
+    ).fetchall()
 
 
 def database_dump(url: str) -> str:
@@ -364,7 +392,7 @@ class Chaos:
                 raise AssertionError(
                     f"the jobs did not drain in time: {sorted(buckets.items())} "
                     f"{[(round(a - self.t0, 1), w) for a, w in self.timeline]} "
-                    f"{stuck(self.cluster.url)}"
+                    f"{stuck(self.cluster.url, self.t0)}"
                 )
             workers.top_up(count, calm)
             await asyncio.sleep(0.5)

@@ -14,7 +14,7 @@ from yzj_meeting.errors import ValidationError
 from yzj_meeting.fake import FakeService, Faults
 from yzj_meeting.sync.schedule import ScheduleError
 from yzj_meeting.workers import LeaseOptions, Tenants
-from yzj_meeting.workers.app import RETRY, backoff
+from yzj_meeting.workers.app import RETRY, _requeue, backoff, make_app, recover_stalled
 from yzj_meeting.workers.commands import (
     enqueue,
     format_status,
@@ -165,14 +165,23 @@ def runs(url: str, eid: str) -> list[tuple[str, Any]]:
         return [(outcome, counts) for outcome, counts in found]
 
 
-async def work(url: str, service: FakeService, eid: str, until: int, **options: Any) -> None:
+async def work(
+    url: str,
+    service: FakeService,
+    eid: str,
+    until: int,
+    *,
+    concurrency: int = 2,
+    wrap: Any = None,
+    **options: Any,
+) -> None:
     """One worker, until ``until`` sync jobs have succeeded and none is open."""
     worker = asyncio.create_task(
         run_worker(
             url,
-            concurrency=2,
+            concurrency=concurrency,
             lease=LEASE,
-            client_factory=FakeFactory(service),
+            client_factory=FakeFactory(service, wrap=wrap),
             retry=RetryStrategy(max_attempts=3, wait=0.3),
             install_signal_handlers=False,
             environ={f"YZJ_MEETING_SECRET_{eid}": SECRET, "YZJ_MEETING_BASE_URL": FAKE_URL},
@@ -193,14 +202,16 @@ async def work(url: str, service: FakeService, eid: str, until: int, **options: 
         await asyncio.gather(worker, return_exceptions=True)
 
 
-# A first run reads each of its days once (adopt before create) before its first create.
-FIRST_CREATE_DROPPED = ["ok"] * 3 + ["drop_after"]
+def first_create_dropped() -> Faults:
+    """The first create's answer is lost. A first run reads each of its days once (adopt
+    before create) before its first create. (A service consumes its script: one per test.)"""
+    return Faults(script=["ok"] * 3 + ["drop_after"])
 
 
 async def test_a_failed_run_is_retried_with_backoff(url: str, tmp_path: Path) -> None:
     # The first create's answer is lost: the run ends "failed" (a key in doubt) and enqueues
     # the tenant again after the backoff (attempt 1), whose run resolves the key.
-    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=FIRST_CREATE_DROPPED))
+    service = FakeService(calls_per_minute=None, seed=5, faults=first_create_dropped())
     await enqueue(write_schedule(tmp_path / "r1.json", "r1", 3), "r1", url)
     await work(url, service, "r1", 2, resync_cron=None)
     assert [outcome for outcome, _ in runs(url, "r1")] == ["failed", "ok"]
@@ -222,7 +233,7 @@ async def test_known_tenants_are_resynced_periodically(url: str, tmp_path: Path)
 async def test_a_failed_run_leaves_the_work_to_a_waiting_job(url: str, tmp_path: Path) -> None:
     # Enqueued again while its job runs, then that run fails: the waiting job does the work
     # (procrastinate's retry would have hit the queueing lock and left the job "doing").
-    service = FakeService(calls_per_minute=None, seed=5, faults=Faults(script=FIRST_CREATE_DROPPED))
+    service = FakeService(calls_per_minute=None, seed=5, faults=first_create_dropped())
     schedule = write_schedule(tmp_path / "w1.json", "w1", 3)
     await enqueue(schedule, "w1", url)
 
@@ -259,6 +270,68 @@ async def test_a_failed_run_leaves_the_work_to_a_waiting_job(url: str, tmp_path:
         await asyncio.gather(worker, return_exceptions=True)
     assert [a.get("attempt") for _, _, a in jobs(url)] == [None, None]
     assert live_titles(service, "w1 ") == sorted(f"w1 meeting {i}" for i in range(3))
+
+
+async def test_a_job_taken_back_while_it_runs_still_leaves_its_tenant_a_job(
+    url: str, tmp_path: Path
+) -> None:
+    # A live worker's heartbeat looked stale (its database restarted, its host was slow):
+    # another worker's recovery took its job back while it ran, then that run failed (a key in
+    # doubt). The tenant must still get a run that resolves the key: taking the job back to
+    # "todo" let the running worker, once done, mark that very job succeeded (procrastinate
+    # finishes a "todo" job too) after its retry had found it waiting ("a waiting job takes
+    # over"): nothing ran the tenant again, a meeting missing and its intent pending.
+    service = FakeService(calls_per_minute=None, seed=5, faults=first_create_dropped())
+    await enqueue(write_schedule(tmp_path / "s1.json", "s1", 3), "s1", url)
+    recovered: list[int] = []
+
+    class Recovery:
+        """At the first create, the worker looks silent and another's recovery runs once."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def send(self, request: Any) -> Any:
+            if request.endpoint == "create" and not recovered:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(
+                        "UPDATE procrastinate_workers "
+                        "SET last_heartbeat = now() - interval '20 seconds'"
+                    )
+                other = make_app(url, resync_cron=None)
+                async with other.open_async():
+                    await recover_stalled(other, after=10.0, every=0.0, rounds=1)
+                recovered.append(len(jobs(url)))
+            return await self.inner.send(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    # One job at a time: the worker cannot pick the job up again while it runs it.
+    await work(url, service, "s1", 1, concurrency=1, wrap=Recovery, resync_cron=None)
+    assert recovered
+    assert [outcome for outcome, _ in runs(url, "s1")] == ["failed", "ok"]
+    assert live_titles(service, "s1 ") == sorted(f"s1 meeting {i}" for i in range(3))
+    with psycopg.connect(url) as conn:
+        pending = conn.execute("SELECT key FROM yzj_journal WHERE pending IS NOT NULL")
+        assert pending.fetchall() == []
+
+
+async def test_recovery_never_ends_a_job_its_worker_put_back_in_the_queue(
+    url: str, tmp_path: Path
+) -> None:
+    # Found silent (a stopping worker sends no more heartbeats), the job is put back to "todo"
+    # by its own worker (aborted, to be retried) before the recovery ends it: the recovery must
+    # leave it waiting (procrastinate's finish_job would end a "todo" job: the tenant's only one).
+    await enqueue(write_schedule(tmp_path / "h1.json", "h1", 2), "h1", url)
+    app = make_app(url, resync_cron=None)
+    async with app.open_async():
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("UPDATE procrastinate_jobs SET status = 'doing'")
+            (job,) = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=1.0)
+            await conn.execute("UPDATE procrastinate_jobs SET status = 'todo'")  # its retry
+        await _requeue(app, job)
+    assert [status for _, status, _ in jobs(url)] == ["todo"]
 
 
 def test_the_retry_backoff_grows_exponentially() -> None:

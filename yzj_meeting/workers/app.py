@@ -10,8 +10,10 @@
   tenant's lock held for good.) Bad input (unknown tenant, invalid schedule) is recorded, not
   retried. A job that fails otherwise (the database went away) is retried by procrastinate.
 - ``yzj_meeting.resync_all``: periodic; enqueues every known tenant (``yzj_tenants``) again.
-- ``recover_stalled``: jobs whose worker stopped sending heartbeats (killed, paused) go back to
-  the queue. The tenant lease makes a paused worker that wakes up harmless.
+- ``recover_stalled``: a sync job whose worker stopped sending heartbeats (killed, paused, or
+  only late: a database restart delays every worker's heartbeats) is ended and its tenant
+  enqueued anew; other jobs go back to the queue. The tenant lease makes a worker that wakes
+  up harmless.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ async def defer_sync(
 async def recover_stalled(
     app: App, *, after: float, every: float, rounds: int | None = None
 ) -> None:
-    """Put back in the queue every job whose worker sent no heartbeat for ``after`` seconds.
+    """Hand on every job whose worker sent no heartbeat for ``after`` seconds (see ``_requeue``).
 
     Runs every ``every`` seconds (``rounds`` times, or until cancelled).
     """
@@ -203,12 +205,46 @@ async def recover_stalled(
         await asyncio.sleep(every)
 
 
+# Ends a silent worker's job only if it is still that worker's and running: its worker may
+# have put it back to "todo" (a retry) since it was found, and procrastinate's finish_job would
+# end a "todo" job too (the tenant's only waiting job, then).
+_END_SILENT_SQL = """
+UPDATE procrastinate_jobs SET status = 'failed', attempts = attempts + 1
+WHERE id = %(job_id)s AND status = 'doing' AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+RETURNING id
+"""
+
+
 async def _requeue(app: App, job: Any) -> None:
+    """Hand a silent worker's job on. A sync job is ended and its tenant enqueued anew (a
+    fresh job, or the one already waiting): its worker may be alive after all (a database
+    restart or a slow host delays heartbeats), and procrastinate lets a job's worker finish
+    it even once it is back in "todo". Taken back to "todo", the job could then be marked
+    succeeded by that worker after its run failed, having found "a waiting job" (itself) to
+    take over: nothing would run the tenant again. Ended, it is no longer the one that waits.
+    """
+    if job.task_name == SYNC_TASK:
+        args = job.task_kwargs
+        # First the new job, then the end of the old: killed in between, the old job is still
+        # "doing" and the next round ends it (the new one is already waiting).
+        waiting = await defer_sync(
+            app, args["eid"], args["schedule"], attempt=int(args.get("attempt", 0))
+        )
+        ended = await app.connector.execute_query_all_async(
+            _END_SILENT_SQL, job_id=job.id, worker_id=job.worker_id
+        )
+        if not ended:
+            log.warning("job %s of a silent worker was handed on by its worker", job.id)
+        elif waiting is None:
+            log.warning("job %s of a silent worker: a waiting job of its tenant takes over", job.id)
+        else:
+            log.warning("job %s of a silent worker is run again as job %d", job.id, waiting)
+        return
     try:
         await app.job_manager.retry_job(job)
         log.warning("job %s of a silent worker goes back to the queue", job.id)
     except UniqueViolation:
-        # A newer job of the same tenant is waiting (its queueing lock): it does this one's
-        # work, so this one ends here rather than holding the tenant's lock forever.
+        # A newer job of the same task is waiting (its queueing lock): it does this one's
+        # work, so this one ends here rather than holding its lock forever.
         await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
         log.warning("job %s of a silent worker is superseded by a waiting one", job.id)
