@@ -148,15 +148,22 @@ async def _resync_job(context: JobContext, timestamp: int) -> None:
 
 
 def make_app(
-    url: str, *, resync_cron: str | None = "*/10 * * * *", retry: RetryStrategy = RETRY
+    url: str,
+    *,
+    resync_cron: str | None = "*/10 * * * *",
+    retry: RetryStrategy = RETRY,
+    connections: int = 3,
 ) -> App:
     """A procrastinate app on the PostgreSQL database at ``url`` with the sync tasks.
 
     ``resync_cron`` is the periodic re-sync's cadence (cron, with an optional 6th field for
     seconds); ``None`` turns it off. ``retry`` is how a failed sync job is retried.
+    ``connections`` caps the app's pool (a worker: its concurrency + 2).
     """
     # procrastinate's pool checks each connection on checkout (a restarted database is fine).
-    connector = PsycopgConnector(conninfo=url, min_size=1)
+    # Without max_size psycopg_pool keeps exactly min_size: one connection then serialises a
+    # worker's heartbeats, fetches, retries and recovery behind each other.
+    connector = PsycopgConnector(conninfo=url, min_size=1, max_size=max(1, connections))
     app = App(connector=connector)
     app.task(name=SYNC_TASK, pass_context=True, retry=retry)(_sync_job)
     resync = app.task(name=RESYNC_TASK, pass_context=True, queueing_lock=RESYNC_TASK)(_resync_job)

@@ -223,7 +223,7 @@ async def run_worker(
     factory = client_factory or default_client_factory(**_redis_options(redis))
     await journal_migrate(database)
     pool = await make_pool(database, max_size=2 * concurrency + 2)
-    app = make_app(database, resync_cron=resync_cron, retry=retry)
+    app = make_app(database, resync_cron=resync_cron, retry=retry, connections=concurrency + 2)
     config = WorkerConfig(
         pool=pool, tenants=tenants, client_factory=factory, lease=lease, retry=retry
     )
