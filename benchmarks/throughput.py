@@ -107,23 +107,31 @@ def _meeting_id(answer: Any) -> str:
     return meeting_id
 
 
-def _check_body(body: dict[str, Any]) -> None:
-    """The hand-built body must be the SDK's wire body of the same create."""
+def sdk_model_builder() -> Any:
+    """``build(title, start, end)``: the SDK's request for one create, built (and validated)
+    anew on each call; the imports are done once, here, off the timed path."""
     from yzj_meeting import CreateMeeting, NoticeTime
 
-    title, start, end = create_inputs(0)
-    model = CreateMeeting(
-        openid=OPENID,
-        title=title,
-        content=CONTENT,
-        meeting_place=PLACE,
-        start_date=start,
-        end_date=end,
-        notice_time=NoticeTime.MINUTES_15,
-        top_state=False,
-        actors=ACTORS,
-        submit_experience=False,
-    )
+    def build(title: str, start: Any, end: Any) -> Any:
+        return CreateMeeting(
+            openid=OPENID,
+            title=title,
+            content=CONTENT,
+            meeting_place=PLACE,
+            start_date=start,
+            end_date=end,
+            notice_time=NoticeTime.MINUTES_15,
+            top_state=False,
+            actors=ACTORS,
+            submit_experience=False,
+        )
+
+    return build
+
+
+def _check_body(body: dict[str, Any]) -> None:
+    """The hand-built body must be the SDK's wire body of the same create."""
+    model = sdk_model_builder()(*create_inputs(0))
     if json.loads(json.dumps(body)) != json.loads(json.dumps(wire_body(model))):
         raise RuntimeError(f"raw body {body} differs from the SDK's {wire_body(model)}")
 
@@ -209,7 +217,9 @@ async def _httpx(base: str, calls: int, concurrency: int, warmup: int) -> dict[s
 async def _sdk(base: str, calls: int, concurrency: int, warmup: int) -> dict[str, float]:
     """The SDK as documented and as callers use it: a ``CreateMeeting`` built per call,
     default transport, client-side rate limit off."""
-    from yzj_meeting import CreateMeeting, Credentials, MeetingClient, NoticeTime
+    from yzj_meeting import Credentials, MeetingClient
+
+    sdk_model = sdk_model_builder()
 
     counter = itertools.count()
     async with MeetingClient(
@@ -221,20 +231,7 @@ async def _sdk(base: str, calls: int, concurrency: int, warmup: int) -> dict[str
 
         async def call() -> str:
             title, start, end = create_inputs(next(counter))
-            return await client.create_meeting(
-                CreateMeeting(
-                    openid=OPENID,
-                    title=title,
-                    content=CONTENT,
-                    meeting_place=PLACE,
-                    start_date=start,
-                    end_date=end,
-                    notice_time=NoticeTime.MINUTES_15,
-                    top_state=False,
-                    actors=ACTORS,
-                    submit_experience=False,
-                )
-            )
+            return await client.create_meeting(sdk_model(title, start, end))
 
         return await _timed(call, calls, concurrency, warmup)
 

@@ -143,27 +143,21 @@ class Telemetry:
         self._tracer = trace.get_tracer(_SCOPE, version, tracer_provider)
         meter = metrics.get_meter(_SCOPE, version, meter_provider)
         self.quota_span_threshold = quota_span_threshold
-        self._attempts = meter.create_counter(
-            "yzj.meeting.attempts", "{attempt}", METRICS["yzj.meeting.attempts"]
-        )
-        self._retries = meter.create_counter(
-            "yzj.meeting.retries", "{retry}", METRICS["yzj.meeting.retries"]
-        )
-        self._throttled = meter.create_counter(
-            "yzj.meeting.throttled", "{answer}", METRICS["yzj.meeting.throttled"]
-        )
+
+        def counter(name: str, unit: str) -> Any:
+            return meter.create_counter(name, unit, METRICS[name])
+
+        self._attempts = counter("yzj.meeting.attempts", "{attempt}")
+        self._retries = counter("yzj.meeting.retries", "{retry}")
+        self._throttled = counter("yzj.meeting.throttled", "{answer}")
         self._duration = meter.create_histogram(
             "yzj.meeting.call.duration",
             "s",
             METRICS["yzj.meeting.call.duration"],
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
-        self._token_waits = meter.create_counter(
-            "yzj.meeting.token.waits", "{wait}", METRICS["yzj.meeting.token.waits"]
-        )
-        self._token_requests = meter.create_counter(
-            "yzj.meeting.token.requests", "{request}", METRICS["yzj.meeting.token.requests"]
-        )
+        self._token_waits = counter("yzj.meeting.token.waits", "{wait}")
+        self._token_requests = counter("yzj.meeting.token.requests", "{request}")
         self._quota = meter.create_histogram(
             "yzj.meeting.quota.wait", "s", METRICS["yzj.meeting.quota.wait"]
         )
