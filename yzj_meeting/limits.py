@@ -81,6 +81,14 @@ class RateLimiter:
         """Reserve the next slot of ``key``; returns how long to wait before using it."""
         return self._reserve(key)[1]
 
+    def take(self, key: Hashable) -> float:
+        """Take a slot of ``key`` if one is free now (answers 0.0); else reserve nothing and
+        answer how long until one is."""
+        delay = self._reserve(key)[1]
+        if delay > 0:
+            self._grants[key].pop()
+        return max(delay, 0.0)
+
     def _reserve(self, key: Hashable) -> tuple[float, float]:
         now = self._clock()
         grants = self._grants.get(key)

@@ -6,9 +6,10 @@ PX`` with a random owner, released by its owner only); the write is a compare-an
 generation, so a stale token never overwrites a newer one. The others poll (jittered, bounded) until
 the generation moves and read the new token. A holder that dies leaves a lease that expires.
 
-``RedisRateLimiter`` is a ``Limiter``: an exact sliding window per ``(tenant, interface)``, one Lua
-script per grant that reads Redis ``TIME`` (one clock for every host), reserves the earliest slot
-that keeps at most ``calls`` grants in any ``window`` and answers how long to wait.
+``RedisRateLimiter`` (in ``_redis_quota``) is a ``Limiter``: an exact sliding window per ``(tenant,
+interface)``, one Lua script per grant that reads Redis ``TIME`` (one clock for every host),
+reserves the earliest slot that keeps at most ``calls`` grants in any ``window`` and answers how
+long to wait; the quota also holds across a Redis outage.
 
 Keys live under ``prefix`` with one hash tag per tenant (``yzj:{tenant}:...``, Redis Cluster safe)
 and every key has a TTL. The secret is never stored nor part of a key. When Redis is unreachable
@@ -23,15 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import random
-import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
-
-import attrs
 
 try:
     from redis.asyncio import Redis
@@ -39,15 +35,14 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("yzj_meeting.redis needs redis-py: pip install 'yzj-meeting[redis]'") from exc
 
-from .limits import RateLimiter
+from ._redis_base import DOWN as _DOWN
+from ._redis_base import Health as _Health
+from ._redis_base import log
+from ._redis_base import text as _text
+from ._redis_quota import RedisRateLimiter, RedisSlot
 from .tokens.store import Fetch, MemoryTokenStore, StoredToken
 
-__all__ = ["RedisRateLimiter", "RedisTokenStore"]
-
-log = logging.getLogger("yzj_meeting.redis")
-
-#: What "Redis is unreachable" means here: any Redis failure, a socket error or a timeout.
-_DOWN = (RedisError, OSError, TimeoutError)
+__all__ = ["RedisRateLimiter", "RedisSlot", "RedisTokenStore"]
 
 # KEYS[1] the token hash. ARGV: expected generation, access, refresh ("" for none), expires_at,
 # TTL in ms. Writes the token with the next generation unless the stored generation moved on
@@ -71,93 +66,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-# KEYS[1] the grants (sorted set: member -> start time), KEYS[2] "paused until". ARGV: calls,
-# window, member. Times are integer µs, written with %d (a Lua number given to redis.call is
-# printed with 14 digits, too few for µs since the epoch). Grants are reserved in time order, so
-# the new one starts no earlier than the last, nor than one window after the grant ``calls``
-# places back: never more than ``calls`` starts in any window. Answers {start, wait}.
-ACQUIRE_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local calls = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
-local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then at = math.max(at, tonumber(last[2]) + tonumber(ARGV[4])) end
-if redis.call('ZCARD', KEYS[1]) >= calls then
-  local back = redis.call('ZRANGE', KEYS[1], -calls, -calls, 'WITHSCORES')
-  at = math.max(at, tonumber(back[2]) + window)
-end
-redis.call('ZADD', KEYS[1], string.format('%d', at), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.floor((at - now + window) / 1000) + 1000)
-return {at, at - now}
-"""
-
-# KEYS[1] "paused until". ARGV[1] seconds in µs. Never shortens a pause already set.
-PAUSE_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local untl = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if current >= untl then return current end
-redis.call('SET', KEYS[1], string.format('%d', untl), 'PX',
-           math.floor(tonumber(ARGV[1]) / 1000) + 1000)
-return untl
-"""
-
-_PLAIN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
-def _tag(name: str) -> str:
-    """A hash-tag body for ``name``: itself when plain, else a digest (no braces, bounded)."""
-    if _PLAIN.fullmatch(name):
-        return name
-    return hashlib.sha256(name.encode()).hexdigest()[:32]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class _Health:
-    """Whether Redis answered lately; one WARNING per ``warn_every`` seconds while it does not."""
-
-    def __init__(self, what: str, fallback: str, *, retry: float, warn_every: float) -> None:
-        self._what = what
-        self._fallback = fallback
-        self._retry = retry
-        self._warn_every = warn_every
-        self._down_until = float("-inf")
-        self._warned_at = float("-inf")
-        self.down = False
-        self.failures = 0
-        """Redis failures seen (for tests and metrics)."""
-
-    def usable(self) -> bool:
-        """Try Redis now? (after a failure, not again for ``retry`` seconds)."""
-        return time.monotonic() >= self._down_until
-
-    def failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        self.failures += 1
-        self.down = True
-        self._down_until = now + self._retry
-        if now - self._warned_at >= self._warn_every:
-            self._warned_at = now
-            log.warning(
-                "%s: Redis unreachable (%s: %s); %s until it answers again",
-                self._what,
-                type(exc).__name__,
-                str(exc)[:200],
-                self._fallback,
-            )
-
-    def ok(self) -> None:
-        if self.down:
-            self.down = False
-            log.warning("%s: Redis answers again; sharing resumes", self._what)
 
 
 class RedisTokenStore:
@@ -366,137 +274,3 @@ def _parse_fields(fields: Any) -> StoredToken | None:
     return StoredToken(access, refresh or None, float(expires_at), int(generation))
 
 
-@attrs.frozen
-class RedisSlot:
-    """A grant of ``RedisRateLimiter``: where it is recorded and when it starts (epoch µs by
-    Redis ``TIME``; ``None`` when granted by the in-process fallback)."""
-
-    key: str
-    member: str
-    starts_at: int | None
-
-
-class RedisRateLimiter:
-    """A ``Limiter`` on Redis: at most ``calls`` grants per ``(tenant, interface)`` in any
-    ``window`` seconds, counted for every process sharing it.
-
-    ``margin`` is added to the window (as ``RateLimiter`` does) so that unequal delays between a
-    grant and the server cannot put two grants one window apart into the same server window.
-    ``spread`` also keeps grants ``(window + margin) / calls`` apart: an even flow instead of
-    bursts of ``calls`` at once, so that no burst queues at the server and delays stay even (a
-    small ``margin`` then suffices).
-    While Redis is unreachable each process limits itself to ``fallback_calls`` per window
-    (default ``calls // 4``: four processes stay within the quota), logging a WARNING at most
-    every ``warn_every`` seconds; Redis is tried again ``retry`` seconds after a failure.
-    """
-
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        calls: int = 1500,
-        window: float = 60.0,
-        prefix: str = "yzj",
-        margin: float = 0.5,
-        spread: bool = False,
-        fallback_calls: int | None = None,
-        retry: float = 1.0,
-        warn_every: float = 60.0,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        if not isinstance(calls, int) or calls < 1:
-            raise ValueError("calls must be an int >= 1")
-        if window <= 0 or margin < 0:
-            raise ValueError("window must be > 0 and margin >= 0")
-        self._redis = redis
-        self.calls = calls
-        self.window = window
-        self._window_us = round((window + margin) * 1_000_000)
-        self._spacing_us = self._window_us // calls if spread else 0
-        self._prefix = prefix
-        self._sleep = sleep
-        self._acquire = redis.register_script(ACQUIRE_SCRIPT)
-        self._pause = redis.register_script(PAUSE_SCRIPT)
-        self.fallback_calls = fallback_calls or max(1, calls // 4)
-        self._local = RateLimiter(self.fallback_calls, window, margin=margin)
-        self._paused: dict[str, float] = {}  # key -> monotonic end of a pause seen here
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.health = _Health(
-            "RedisRateLimiter",
-            f"each process allows {self.fallback_calls} calls per {window:g} s",
-            retry=retry,
-            warn_every=warn_every,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisRateLimiter(calls={self.calls}, window={self.window}, prefix={self._prefix!r})"
-        )
-
-    def keys(self, tenant: str, interface: str) -> tuple[str, str]:
-        """The grants and "paused until" keys of ``(tenant, interface)``."""
-        base = f"{self._prefix}:{{{_tag(tenant)}}}:rate:{_tag(interface)}"
-        return base, base + ":paused"
-
-    async def acquire(self, tenant: str, interface: str) -> RedisSlot:
-        """Wait until one call may start; answer its slot."""
-        grants, paused = self.keys(tenant, interface)
-        until = self._paused.get(grants)
-        if until is not None:
-            if until > time.monotonic():
-                await self._sleep(until - time.monotonic())
-            self._paused.pop(grants, None)
-        if self.health.usable():
-            member = uuid.uuid4().hex
-            try:
-                answer = await self._acquire(
-                    keys=[grants, paused],
-                    args=[self.calls, self._window_us, member, self._spacing_us],
-                )
-            except _DOWN as exc:
-                self.health.failed(exc)
-            else:
-                self.health.ok()
-                slot = RedisSlot(grants, member, int(_text(answer[0])))
-                wait = int(_text(answer[1])) / 1_000_000
-                if wait > 0:
-                    try:
-                        await self._sleep(wait)
-                    except asyncio.CancelledError:
-                        self.give_back(slot)  # never sent: free it for others
-                        raise
-                return slot
-        delay = self._local.reserve(grants)
-        if delay > 0:
-            await self._sleep(delay)
-        return RedisSlot(grants, "", None)
-
-    def give_back(self, slot: object) -> None:
-        """Remove the unused grant ``slot`` (in the background; ``aclose`` awaits it)."""
-        if isinstance(slot, RedisSlot) and slot.starts_at is not None:
-            self._spawn(self._redis.zrem(slot.key, slot.member))
-
-    def pause(self, tenant: str, interface: str, seconds: float) -> None:
-        """Grant nothing for ``(tenant, interface)`` for ``seconds``, in every process."""
-        if seconds <= 0:
-            return
-        grants, paused = self.keys(tenant, interface)
-        end = time.monotonic() + seconds
-        self._paused[grants] = max(end, self._paused.get(grants, end))
-        self._spawn(self._pause(keys=[paused], args=[round(seconds * 1_000_000)]))
-
-    async def aclose(self) -> None:
-        """Wait for the background give-backs and pauses (the Redis client is the caller's)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except _DOWN as exc:
-                self.health.failed(exc)
-
-        task = asyncio.ensure_future(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

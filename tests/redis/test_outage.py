@@ -62,34 +62,47 @@ async def test_limiter_falls_back_then_shares_again(
     own_server: RedisServer, client: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "yzj_meeting.redis")
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await asyncio.sleep(seconds)
-
-    limiter = RedisRateLimiter(client, calls=40, window=1.0, retry=0.05, margin=0, sleep=sleep)
+    limiter = RedisRateLimiter(client, calls=40, window=1.0, retry=0.05, margin=0)
     shared = await limiter.acquire("17717", "meeting/create")
     assert shared.starts_at is not None
     own_server.kill()
-    local = [await limiter.acquire("17717", "meeting/create") for _ in range(12)]
-    assert all(slot.starts_at is None for slot in local)  # granted in process, none failed
+    lost = time.monotonic()
+    local = []
+    for _ in range(12):
+        local.append((await limiter.acquire("17717", "meeting/create"), time.monotonic()))
+    assert all(slot.starts_at is None for slot, _ in local)  # granted in process, none failed
     assert limiter.fallback_calls == 10
-    # The in-process share is a quarter of the quota: the first ten went at once, the 11th
-    # waited for the window (and the 12th, started after that wait, found room).
-    assert len(waits) == 1
+    # Nothing in process until 1.25 windows after Redis went (what Redis had reserved before
+    # is then out of every window); then a quarter of the quota per window.
+    granted = [at for _, at in local]
+    assert granted[0] - lost >= 1.25
+    assert granted[10] - granted[0] >= 1.0
     unreachable = _warnings(caplog, "Redis unreachable")
     assert len(unreachable) == 1  # rate-limited: once, not once per call
-    assert "10 calls per 1 s" in unreachable[0]
-    own_server.start()
+    assert "10 calls per 1 s (after 1.25 s)" in unreachable[0]
+    own_server.start()  # an empty Redis: the restart lost every grant
+    restarted = time.time()  # Redis TIME is this host's clock
 
     async def shared_again() -> bool:
         return (await limiter.acquire("17717", "meeting/create")).starts_at is not None
 
     await _until_shared(shared_again)
     assert _warnings(caplog, "answers again")
-    grants = limiter.keys("17717", "meeting/create")[0]
+    grants, paused = limiter.keys("17717", "meeting/create")
     assert await client.zcard(grants) >= 1
+    # Back on Redis, the first grant held the key for every process for a window and the
+    # retry: another process (another client) that never saw the outage waits for it too.
+    held_until = int(await client.get(paused))
+    other = Redis.from_url(own_server.url)
+    try:
+        slot = await RedisRateLimiter(other, calls=40, window=1.0, margin=0).acquire(
+            "17717", "meeting/create"
+        )
+    finally:
+        await other.aclose()
+    assert slot.starts_at is not None
+    assert slot.starts_at >= held_until
+    assert held_until >= (restarted + 1.0) * 1_000_000  # at least a window after it came back
     await limiter.aclose()
 
 

@@ -12,12 +12,8 @@ fakeredis = pytest.importorskip("fakeredis", reason="fakeredis[lua] is not insta
 pytest.importorskip("lupa", reason="fakeredis[lua] is not installed (lupa missing)")
 
 
-from yzj_meeting.redis import (  # noqa: E402
-    ACQUIRE_SCRIPT,
-    CAS_SCRIPT,
-    PAUSE_SCRIPT,
-    RELEASE_SCRIPT,
-)
+from yzj_meeting._redis_quota import ACQUIRE_SCRIPT, PAUSE_SCRIPT  # noqa: E402
+from yzj_meeting.redis import CAS_SCRIPT, RELEASE_SCRIPT  # noqa: E402
 
 WINDOW = 1_000_000  # µs
 
@@ -69,6 +65,34 @@ async def test_acquire_waits_out_a_pause(fake: Any) -> None:
     at, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "m", 0])
     assert at == until
     assert wait > 0
+
+
+async def test_a_start_beyond_the_horizon_is_not_reserved(fake: Any) -> None:
+    acquire = fake.register_script(ACQUIRE_SCRIPT)
+    starts = [
+        (await acquire(keys=["g", "p"], args=[2, WINDOW, f"m{n}", 0, WINDOW, 0]))[0]
+        for n in range(4)
+    ]
+    assert starts[2] - starts[0] == WINDOW  # one window ahead: still reserved
+    start, wait = await acquire(keys=["g", "p"], args=[2, WINDOW, "far", 0, WINDOW, 0])
+    assert start == -1  # two windows ahead: not reserved, ask again in about a window
+    assert 0 < wait <= WINDOW
+    assert await fake.zcard("g") == 4
+    assert await fake.zscore("g", "far") is None
+
+
+async def test_a_hold_pauses_the_key_for_every_later_grant(fake: Any) -> None:
+    acquire = fake.register_script(ACQUIRE_SCRIPT)
+    before = await _now(fake)
+    held, wait = await acquire(keys=["g", "p"], args=[5, WINDOW, "a", 0, WINDOW, 300_000])
+    assert held >= before + 300_000
+    assert wait > 0
+    assert int(await fake.get("p")) == held
+    assert 0 < await fake.pttl("p") <= 1300
+    later, _ = await acquire(keys=["g", "p"], args=[5, WINDOW, "b", 0, WINDOW, 0])
+    assert later >= held
+    await acquire(keys=["g", "p"], args=[5, WINDOW, "c", 0, WINDOW, 1])  # never shortens it
+    assert int(await fake.get("p")) == held
 
 
 async def test_a_removed_grant_frees_its_place(fake: Any) -> None:
