@@ -13,7 +13,9 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +27,7 @@ from yzj_meeting.fake.server import running
 from yzj_meeting.redis import RedisTokenStore
 from yzj_meeting.tokens.store import token_identity
 
-from .conftest import RedisServer
+from .conftest import SERVER, RedisServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 needs_wiring = pytest.mark.skipif(
@@ -176,3 +178,50 @@ async def test_four_processes_share_one_quota(
     utilisation = window * len(gaps) / sum(gaps)  # 1.0: each call one window after its pair
     print(f"utilisation {utilisation:.3f}, narrowest pair {min(gaps):.3f} s")
     assert utilisation >= 0.95
+
+
+async def test_the_quota_holds_while_redis_restarts_empty(
+    tmp_path: Path, children: list[Child]
+) -> None:
+    """Redis killed mid-run and started again without its data: the processes grant a share of
+    the quota each on their own meanwhile, and never more than ``calls`` reach the service in
+    any window, before, during or after the outage."""
+    if SERVER is None:
+        pytest.skip("redis-server is not on PATH (apt-get install redis-server; .ci/run does)")
+    server = RedisServer(tmp_path)
+    server.start()
+    calls, window, per_process = 40, 1.0, 60
+    service = FakeService(calls_per_minute=calls, rate_window=window)
+    try:
+        async with running(service) as base_url:
+            spec = {
+                "redis": server.url,
+                "base_url": base_url,
+                "calls": per_process,
+                "concurrency": 10,
+                "warm": True,
+                "limiter": {"calls": calls, "window": window, "margin": 0.05, "spread": True},
+            }
+            fleet = await _fleet(children, 4, spec)
+            for _ in range(1500):  # sharing for a while first (30 s at most)
+                if len(service.calls) >= 2 * calls:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.to_thread(server.kill)
+            killed = time.time()
+            await asyncio.sleep(2.5)  # long enough for in-process grants (1.3 s after the loss)
+            await asyncio.to_thread(server.start)
+            back = time.time()
+            results = [await child.result() for child in fleet]
+    finally:
+        server.kill()
+    assert [r["errors"] for r in results] == [[]] * 4  # no call failed because Redis was down
+    made = [c for c in service.calls if c.endpoint == "queryByDay"]
+    assert len(made) == 4 * per_process
+    assert not [c for c in service.calls if c.error_code == THROTTLED_ERROR_CODE]
+    times = sorted(c.time for c in made)
+    narrowest = min(times[i + calls] - times[i] for i in range(len(times) - calls))
+    during = [t for t in times if killed < t < back]  # (the service's clock is the wall's)
+    print(f"narrowest pair {narrowest:.3f} s; {len(during)} calls while Redis was down")
+    assert during  # the fleet kept calling on its own shares
+    assert narrowest >= window  # never more than ``calls`` in any window
