@@ -191,7 +191,8 @@ def _redis_options(redis: str | None) -> dict[str, Any]:
             "redis", "install the redis extra: pip install 'yzj-meeting[redis]'"
         ) from None
     try:
-        connection = client.Redis.from_url(redis)
+        # A stalled Redis must fail fast to the in-process fallback, not hang every call.
+        connection = client.Redis.from_url(redis, socket_timeout=5.0, socket_connect_timeout=5.0)
     except ValueError as exc:
         raise ValidationError("redis", f"is not a Redis URL ({exc})") from None
     return {
