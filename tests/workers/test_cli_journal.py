@@ -21,7 +21,7 @@ from yzj_meeting.cli import command
 from yzj_meeting.workers.commands import status
 
 from .emulator import desired, differences, emulator_server, held, request_log
-from .support import SECRET, database_text, write_schedule
+from .support import SECRET, database_text, single, write_schedule
 
 WRITES = {"create", "repeatMeeting", "modify", "batchModify", "cancel", "batchCancel"}
 
@@ -100,6 +100,44 @@ def test_sync_rerun_and_kill_9(pg_url: str, emulator: str, tmp_path: Path) -> No
     assert report["c2"].last_outcome == "ok"
     assert report["c2"].in_doubt == ()
     assert SECRET not in database_text(pg_url)
+
+
+def test_calls_per_minute_holds_on_the_shared_journal(
+    pg_url: str, emulator: str, tmp_path: Path
+) -> None:
+    schedule = tmp_path / "q1.json"  # one day: one queryByDay, then four creates
+    schedule.write_text(
+        json.dumps(
+            [
+                single(
+                    f"q1-k{i}",
+                    title=f"q1 meeting {i}",
+                    start=f"2026-12-01T1{i}:00:00+08:00",
+                    end=f"2026-12-01T1{i}:30:00+08:00",
+                )
+                for i in range(4)
+            ]
+        )
+    )
+    proc = subprocess.Popen(
+        [*argv(schedule, "q1", pg_url, emulator), "--calls-per-minute", "2"],
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while writes(emulator, "q1") < 2 and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(2.0)  # the third create would be long sent without the quota
+        assert writes(emulator, "q1") == 2  # two creates a minute: the rest wait for the quota
+        assert proc.poll() is None
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    sync(schedule, "q1", pg_url, emulator)  # the default quota: the rest, once
+    assert differences(held(emulator), desired({"q1": schedule})) == {}
 
 
 def test_usage_errors_exit_2_and_send_nothing(

@@ -96,6 +96,7 @@ def sync_shared(
     confirmed: bool,
     dry_run: bool,
     concurrency: int,
+    calls_per_minute: int = 1500,
 ) -> SyncResult:
     """Run the sync on the shared journal, or plan it (``dry_run``: the would-be result).
 
@@ -113,6 +114,7 @@ def sync_shared(
         if dry_run:
             return dry_result(actions)
     from ..workers import LeaseOptions, Tenant, Tenants
+    from ..workers.core import default_client_factory
 
     ttl = shared.lease_ttl
     tenant = Tenant(shared.eid, shared.secret, shared.base_url)
@@ -131,6 +133,7 @@ def sync_shared(
             ),
             prune=prune,
             concurrency=concurrency,
+            client_factory=default_client_factory(calls_per_minute=calls_per_minute),
         ),
     )
     return result

@@ -112,7 +112,13 @@ def sync(
         from ._shared import sync_shared
 
         outcome = sync_shared(
-            shared, entries, prune=prune, confirmed=yes, dry_run=dry_run, concurrency=concurrency
+            shared,
+            entries,
+            prune=prune,
+            confirmed=yes,
+            dry_run=dry_run,
+            concurrency=concurrency,
+            calls_per_minute=calls_per_minute,
         )
         report(outcome, as_json=as_json, dry_run=dry_run, entries=entries)
         return
