@@ -219,7 +219,8 @@ class RedisRateLimiter:
         """A slot from Redis, or how long until one may be reserved, or ``None`` (Redis down)."""
         member = uuid.uuid4().hex
         hold = self._hold_for(grants)
-        args = [self.calls, self._window_us, member, self._spacing_us, self._horizon_us, hold]
+        args: list[int | str] = [self.calls, self._window_us, member]
+        args += [self._spacing_us, self._horizon_us, hold]
         try:
             answer = await self._acquire(keys=[grants, paused], args=args)
         except DOWN as exc:

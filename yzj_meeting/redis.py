@@ -272,5 +272,3 @@ def _parse_fields(fields: Any) -> StoredToken | None:
         return None
     access, refresh, expires_at, generation = (_text(f) if f is not None else "" for f in fields)
     return StoredToken(access, refresh or None, float(expires_at), int(generation))
-
-
