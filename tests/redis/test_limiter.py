@@ -90,7 +90,8 @@ async def test_give_back_frees_the_grant_for_others(two_clients: tuple[Redis, Re
 async def test_a_waiter_cancelled_before_its_start_gives_its_grant_back(
     redis_client: Redis,
 ) -> None:
-    limiter = RedisRateLimiter(redis_client, calls=1, window=30.0)
+    # Spread: the second grant is reserved a quarter window ahead (the furthest reserved).
+    limiter = RedisRateLimiter(redis_client, calls=4, window=30.0, spread=True)
     await limiter.acquire("17717", "meeting/create")
     waiter = asyncio.ensure_future(limiter.acquire("17717", "meeting/create"))
     grants = limiter.keys("17717", "meeting/create")[0]
@@ -101,6 +102,30 @@ async def test_a_waiter_cancelled_before_its_start_gives_its_grant_back(
         await waiter
     await limiter.aclose()
     assert await redis_client.zcard(grants) == 1
+
+
+async def test_a_grant_further_than_a_quarter_window_is_asked_for_again(
+    redis_client: Redis,
+) -> None:
+    asked: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        await asyncio.sleep(seconds)
+
+    limiter = RedisRateLimiter(redis_client, calls=1, window=1.0, margin=0, sleep=sleep)
+    first = await limiter.acquire("17717", "meeting/create")
+    grants = limiter.keys("17717", "meeting/create")[0]
+    waiter = asyncio.ensure_future(limiter.acquire("17717", "meeting/create"))
+    await asyncio.sleep(0.3)
+    assert await redis_client.zcard(grants) == 1  # not reserved a window ahead: asked again
+    second = await waiter
+    assert first.starts_at is not None
+    assert second.starts_at is not None
+    assert second.starts_at - first.starts_at >= 1_000_000
+    # Waited until the slot was within a quarter window, plus a jitter of up to one spacing.
+    assert 0.7 <= asked[0] <= 1.75
+    await limiter.aclose()
 
 
 async def test_keys_share_one_hash_tag_per_tenant_and_expire(redis_client: Redis) -> None:
