@@ -82,6 +82,19 @@ def test_reserve_returns_the_wait() -> None:
     assert limiter.reserve("b") == 0.0  # another interface has its own window
 
 
+def test_take_grants_only_a_free_slot_and_reserves_nothing_otherwise() -> None:
+    now = [0.0]
+    limiter = RateLimiter(2, 10.0, margin=0.0, clock=lambda: now[0])
+    assert limiter.take("a") == 0.0
+    now[0] = 4.0
+    assert limiter.take("a") == 0.0
+    assert limiter.take("a") == 6.0  # full until the first grant leaves the window
+    assert limiter.take("a") == 6.0  # the refusal reserved nothing
+    now[0] = 10.0
+    assert limiter.take("a") == 0.0
+    assert limiter.reserve("a") == 4.0  # the taken slot counts: behind the one at 4 s
+
+
 def test_the_margin_holds_back_a_call_exactly_one_window_later() -> None:
     now = [0.0]
     limiter = RateLimiter(1, 60.0, clock=lambda: now[0])
