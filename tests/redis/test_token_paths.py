@@ -177,7 +177,8 @@ async def test_an_older_token_restored_by_redis_gives_way_to_a_newer_one_read_be
         mapping={"access": old.access, "refresh": "ref-1", "expires_at": repr(old.expires_at)},
     )
     loaded = await b.load(IDENTITY)
-    assert loaded is not None and loaded.access == new.access
+    assert loaded is not None
+    assert loaded.access == new.access
     assert fetch.calls == 2
 
 

@@ -198,3 +198,45 @@ async def _dump(client: Redis) -> dict[str, tuple[int, str]]:
             value = kind
         found[key] = (await client.pttl(key), repr(value))
     return found
+
+
+async def test_a_holder_paused_after_its_request_left_costs_one_more_request_and_no_overwrite(
+    redis_client: Redis, redis_server: RedisServer
+) -> None:
+    # Inherent: the holder's request reached the server, then the holder was paused (SIGSTOP)
+    # past its lease, which it cannot extend while paused. Another process renews: a second
+    # request, the only one possible without waiting for a holder that may never come back.
+    # Resumed, the holder's write is refused and it answers the other's token.
+    store = RedisTokenStore(redis_client, lease=0.5)
+    lease_key = store.keys(IDENTITY)[1]
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.redis._holder",
+        redis_server.url,
+        IDENTITY,
+        "0.5",
+        "0.3",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"holding"
+        holder.send_signal(signal.SIGSTOP)
+        fetch = Fetcher()
+        token = await store.replace(IDENTITY, None, fetch)  # waits out the lease, renews
+        assert (fetch.calls, token.access) == (1, "tok-1")
+        holder.send_signal(signal.SIGCONT)
+        answer = await asyncio.wait_for(holder.stdout.readline(), 30)
+        assert answer.strip() == b"tok-1"  # its own ("held") was not written
+        assert await asyncio.wait_for(holder.wait(), 30) == 0
+    finally:
+        if holder.returncode is None:
+            holder.send_signal(signal.SIGCONT)
+            holder.kill()
+        await holder.wait()
+    stored = await store.load(IDENTITY)
+    assert stored is not None
+    assert (stored.access, stored.generation) == ("tok-1", 1)
+    assert await redis_client.exists(lease_key) == 0
