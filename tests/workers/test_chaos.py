@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -127,6 +128,12 @@ class Workers:
                 proc.kill()
                 proc.wait(5)
         self.log.close()
+
+
+def resume(proc: subprocess.Popen[bytes]) -> None:
+    """SIGCONT, unless it died meanwhile (it may have killed itself just before its SIGSTOP)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGCONT)
 
 
 def sync_jobs_open(url: str) -> int:
@@ -429,13 +436,13 @@ class Chaos:
             elif action == "edit":
                 await self.edit()
             if stopped is not None and action != "stop":
-                os.kill(stopped.pid, signal.SIGCONT)  # resumed long past its lease
+                resume(stopped)  # long past its lease
                 workers.events["sigcont"] += 1
                 stopped = None
             workers.top_up(count)
         if stopped is not None:
             await asyncio.sleep(5)
-            os.kill(stopped.pid, signal.SIGCONT)
+            resume(stopped)
             workers.events["sigcont"] += 1
         chaos_done = time.monotonic()
         # Converge: no more crashes injected; wait for the queue to drain.
