@@ -339,3 +339,33 @@ def test_the_retry_backoff_grows_exponentially() -> None:
     assert backoff(RETRY, 10) == 2049
     assert backoff(RETRY, 11) is None  # the 12th attempt was the last
     assert backoff(RetryStrategy(max_attempts=3, wait=0.3), 0) == 0.3
+
+
+async def test_a_worker_stops_even_when_its_recovery_loses_a_cancellation(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancellation can be lost in a pool's connection wait (psycopg_pool hands a connection
+    # to a task just as it is cancelled; psycopg issue #1345): cancelled once, the stalled-job
+    # recovery went on, and its worker waited for it forever instead of stopping.
+    from yzj_meeting.workers import commands
+
+    rounds: list[str] = []
+
+    async def recovery_losing_a_cancellation(app: Any, **_: Any) -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                if "lost" in rounds:
+                    raise
+                rounds.append("lost")
+
+    monkeypatch.setattr(commands, "recover_stalled", recovery_losing_a_cancellation)
+    worker = asyncio.create_task(
+        run_worker(url, resync_cron=None, install_signal_handlers=False, environ={})
+    )
+    await asyncio.sleep(1.0)
+    worker.cancel()
+    stopped, _ = await asyncio.wait({worker}, timeout=10)
+    assert stopped, "the worker waited for its recovery forever"
+    assert rounds == ["lost"]

@@ -9,7 +9,6 @@ or enqueued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import os
@@ -246,9 +245,11 @@ async def run_worker(
                     install_signal_handlers=install_signal_handlers,
                 )
             finally:
-                recovery.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recovery
+                # Again until it ends: a cancellation can be lost in a pool's connection wait
+                # (psycopg_pool hands a connection to a task just as it is cancelled).
+                while not recovery.done():
+                    recovery.cancel()
+                    await asyncio.wait({recovery}, timeout=1.0)
     finally:
         await pool.close()
 
