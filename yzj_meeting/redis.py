@@ -316,8 +316,9 @@ class RedisTokenStore:
         """Whether Redis answers a PING before ``deadline`` (monotonic), asked every ~100 ms."""
         while True:
             left = deadline - time.monotonic()
-            try:
-                await asyncio.wait_for(self._redis.ping(), max(left, 0.05))
+            try:  # asyncio.timeout: wait_for (Python < 3.12) can lose a cancellation
+                async with asyncio.timeout(max(left, 0.05)):
+                    await self._redis.ping()
             except _DOWN:
                 pass
             else:
