@@ -369,3 +369,35 @@ async def test_a_worker_stops_even_when_its_recovery_loses_a_cancellation(
     stopped, _ = await asyncio.wait({worker}, timeout=10)
     assert stopped, "the worker waited for its recovery forever"
     assert rounds == ["lost"]
+
+
+async def test_a_job_whose_end_was_not_recorded_is_handed_on_by_its_live_worker(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # procrastinate records a job's end after its task returns; when that fails (here: the
+    # database went away at that moment) the job stayed "doing" with a live worker whose
+    # heartbeats are fresh, which no stalled-job recovery takes, and its tenant lock held off
+    # every later job of the tenant: "jobs did not drain". Its worker now hands it on.
+    from procrastinate.exceptions import ConnectorException
+    from procrastinate.manager import JobManager
+
+    finish = JobManager.finish_job
+    failed: list[int | None] = []
+
+    async def finish_failing_once(self: JobManager, job: Any, *args: Any, **kw: Any) -> None:
+        if not failed:
+            failed.append(job.id)
+            raise ConnectorException("the database went away")
+        await finish(self, job, *args, **kw)
+
+    monkeypatch.setattr(JobManager, "finish_job", finish_failing_once)
+    service = FakeService(calls_per_minute=None, seed=5)
+    await enqueue(write_schedule(tmp_path / "o1.json", "o1", 3), "o1", url)
+    # Heartbeats every 0.5 s: the worker never looks silent to the stalled-job recovery.
+    await work(url, service, "o1", 1, resync_cron=None, stalled_after=3.0, heartbeat=0.5)
+    assert failed == [1]
+    statuses = [s for _, s, _ in jobs(url)]
+    assert statuses[:2] == ["failed", "succeeded"]  # ended, its tenant run again
+    assert set(statuses[1:]) == {"succeeded"}
+    assert {outcome for outcome, _ in runs(url, "o1")} == {"ok"}
+    assert live_titles(service, "o1 ") == sorted(f"o1 meeting {i}" for i in range(3))
