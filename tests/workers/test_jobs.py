@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,49 @@ async def test_a_job_whose_end_was_not_recorded_is_handed_on_by_its_live_worker(
     assert set(statuses[1:]) == {"succeeded"}
     assert {outcome for outcome, _ in runs(url, "o1")} == {"ok"}
     assert live_titles(service, "o1 ") == sorted(f"o1 meeting {i}" for i in range(3))
+
+
+async def test_a_retry_refused_by_the_queueing_lock_does_not_block_the_tenant(
+    url: str, tmp_path: Path
+) -> None:
+    # The run fails unexpectedly (procrastinate retries it) while a second job of the tenant
+    # waits: the retry puts the job back under the queueing lock the waiting one holds, a
+    # unique violation, and the job stayed "doing" for good, its tenant lock blocking the
+    # waiting job. Its worker now ends it and the waiting job runs.
+    service = FakeService(calls_per_minute=None, seed=5)
+    schedule = write_schedule(tmp_path / "u1.json", "u1", 3)
+    await enqueue(schedule, "u1", url)
+    inner = FakeFactory(service)
+    broken: list[bool] = []
+
+    def factory(tenant: Any, gate: Any, timeout: Any) -> Any:
+        if not broken:
+            broken.append(True)
+            waiting = threading.Thread(target=asyncio.run, args=(enqueue(schedule, "u1", url),))
+            waiting.start()
+            waiting.join()
+            raise RuntimeError("no client today")
+        return inner(tenant, gate, timeout)
+
+    worker = asyncio.create_task(
+        run_worker(
+            url,
+            concurrency=2,
+            lease=LEASE,
+            client_factory=factory,
+            resync_cron=None,
+            retry=RetryStrategy(max_attempts=3, wait=0.3),
+            stalled_after=3.0,
+            heartbeat=0.5,  # never silent: the stalled-job recovery leaves its jobs alone
+            install_signal_handlers=False,
+            environ={"YZJ_MEETING_SECRET_u1": SECRET, "YZJ_MEETING_BASE_URL": FAKE_URL},
+        )
+    )
+    try:
+        async with asyncio.timeout(30):
+            while [s for _, s, _ in jobs(url)] != ["failed", "succeeded"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert live_titles(service, "u1 ") == sorted(f"u1 meeting {i}" for i in range(3))
