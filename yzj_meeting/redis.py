@@ -15,8 +15,10 @@ Keys live under ``prefix`` with one hash tag per tenant (``yzj:{tenant}:...``, R
 and every key has a TTL. The secret is never stored nor part of a key. When Redis is unreachable
 both fall back to in-process behaviour, log one WARNING per ``warn_every`` seconds, and go back to
 Redis once it answers again: no call fails only because Redis is down. Meanwhile the token store
-serves the last token it read from Redis, and stores a token it had to fetch in Redis once it
-answers again, so that a Redis restart costs the fleet no extra token request.
+serves the last token it read from Redis, waits a little for Redis before it fetches a token of
+its own, and stores a token it had to fetch in Redis once it answers again (as it stores again
+the last token it read when a restarted Redis lost it), so that a Redis restart costs the fleet
+no extra token request.
 """
 
 from __future__ import annotations
@@ -67,16 +69,26 @@ end
 return 0
 """
 
+# KEYS[1] the lease. ARGV: the owner, the TTL in ms. Extends the lease only if this owner holds it.
+KEEP_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisTokenStore:
     """A ``TokenStore`` on Redis: every process using it shares one token per identity.
 
-    ``lease`` bounds how long one renewal may hold the others off (a killed holder's lease
-    expires after it); waiters poll every 20-250 ms (jittered) for at most ``lease + 5`` seconds
-    and then fetch for themselves. ``keep`` is how long a token stays stored after its expiry
-    (its refresh token may still serve). While Redis is unreachable tokens are fetched and kept
-    in this process (one renewal per process), with a WARNING at most every ``warn_every``
-    seconds; Redis is tried again ``retry`` seconds after a failure.
+    One process at a time renews a token, under a lease that it extends while its token request
+    runs (however slow): ``lease`` bounds only how long a killed or paused holder holds the
+    others off. Waiters poll every 20-250 ms (jittered) for at most ``lease + 5`` seconds and
+    then fetch for themselves. ``keep`` is how long a token stays stored after its expiry (its
+    refresh token may still serve). While Redis is unreachable a process that needs a token it
+    does not hold first waits up to ``outage_wait`` seconds for Redis to answer (a restart), then
+    fetches one and keeps it in this process (one renewal per process), with a WARNING at most
+    every ``warn_every`` seconds; Redis is tried again ``retry`` seconds after a failure.
     """
 
     def __init__(
@@ -88,15 +100,20 @@ class RedisTokenStore:
         keep: float = 86400.0,
         retry: float = 1.0,
         warn_every: float = 60.0,
+        outage_wait: float = 2.0,
     ) -> None:
         if lease <= 0:
             raise ValueError("lease must be > 0")
+        if outage_wait < 0:
+            raise ValueError("outage_wait must be >= 0")
         self._redis = redis
         self._prefix = prefix
         self.lease = lease
+        self.outage_wait = outage_wait
         self._keep = keep
         self._cas = redis.register_script(CAS_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
+        self._extend = redis.register_script(KEEP_SCRIPT)
         self._local = MemoryTokenStore()
         self._seen: dict[str, StoredToken] = {}  # the last token read from Redis, per identity
         self._outage: dict[str, StoredToken] = {}  # fetched here while Redis was unreachable
@@ -143,14 +160,17 @@ class RedisTokenStore:
             self._seen[identity] = token
 
     async def _publish(self, identity: str, found: StoredToken | None) -> StoredToken | None:
-        """Store in Redis a token this process fetched while Redis was unreachable, if it is
-        newer than ``found`` (the fleet then uses it instead of asking for another one)."""
-        mine = self._outage.pop(identity, None)
-        if mine is None or mine.expires_at <= time.time():
+        """Store in Redis the newest valid token this process holds (fetched while Redis was
+        unreachable, or read before Redis lost it in a restart) if it expires later than
+        ``found``: the fleet then uses it instead of asking for another one."""
+        now = time.time()
+        held = [t for t in (self._outage.pop(identity, None), self._seen.get(identity)) if t]
+        mine = max(held, key=lambda t: t.expires_at, default=None)
+        if mine is None or mine.expires_at <= now:
             return found
         if found is not None and found.expires_at >= mine.expires_at:
             return found
-        ttl = max(1000, int((mine.expires_at - time.time() + self._keep) * 1000))
+        ttl = max(1000, int((mine.expires_at - now + self._keep) * 1000))
         expected = found.generation if found is not None else 0
         answer = await self._cas(
             keys=[self.keys(identity)[0]],
@@ -161,21 +181,30 @@ class RedisTokenStore:
     async def replace(self, identity: str, seen: StoredToken | None, fetch: Fetch) -> StoredToken:
         """A token newer than ``seen``: one fetch among every process sharing the store."""
         counted = self._counting(fetch)
-        if self.health.usable():
-            try:
-                stored = await self._replace_shared(identity, seen, counted)
-            except _Fetched as landed:
-                # Fetched, but Redis failed before the write: keep the token here.
-                self.health.failed(landed.cause)
-                kept = await self._local.replace(identity, seen, _given(landed.token))
-                self._outage[identity] = kept
-                return kept
-            except _DOWN as exc:
-                self.health.failed(exc)
-            else:
-                self.health.ok()
-                self._remember(identity, stored)
-                return stored
+        shared, waited = self.health.usable(), False
+        while True:
+            if shared:
+                try:
+                    stored = await self._replace_shared(identity, seen, counted)
+                except _Fetched as landed:
+                    # Fetched, but Redis failed before the write: keep the token here.
+                    self.health.failed(landed.cause)
+                    kept = await self._local.replace(identity, seen, _given(landed.token))
+                    self._outage[identity] = kept
+                    return kept
+                except _DOWN as exc:
+                    self.health.failed(exc)
+                else:
+                    self.health.ok()
+                    self._remember(identity, stored)
+                    return stored
+            if waited or await self._local.load(identity) not in (None, seen):
+                break  # fetched here already (this outage), or Redis did not come back
+            # Fetch here only if Redis stays away: a restart is over within a second or two.
+            waited = True
+            shared = await self._answers(time.monotonic() + self.outage_wait)
+            if not shared:
+                break
         fetched = await self._local.replace(identity, seen, counted)
         self._outage[identity] = fetched
         return fetched
@@ -191,6 +220,22 @@ class RedisTokenStore:
 
         return counted
 
+    async def _answers(self, deadline: float) -> bool:
+        """Whether Redis answers a PING before ``deadline`` (monotonic), asked every ~100 ms."""
+        while True:
+            left = deadline - time.monotonic()
+            try:  # asyncio.timeout: wait_for (Python < 3.12) can lose a cancellation
+                async with asyncio.timeout(max(left, 0.05)):
+                    await self._redis.ping()
+            except _DOWN:
+                pass
+            else:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, 0.05 + 0.1 * random.random()))
+
     async def _replace_shared(
         self, identity: str, seen: StoredToken | None, fetch: Fetch
     ) -> StoredToken:
@@ -204,15 +249,28 @@ class RedisTokenStore:
                 return current
             owner = uuid.uuid4().hex
             if await self._redis.set(lease_key, owner, nx=True, px=int(self.lease * 1000)):
+                keeper = asyncio.ensure_future(self._keep_lease(lease_key, owner))
                 try:
                     return await self._renew(key, seen, fetch)
                 finally:
+                    keeper.cancel()
                     await self._let_go(lease_key, owner)
             if time.monotonic() >= deadline:
                 log.warning("RedisTokenStore: no renewal seen in %.0f s; fetching here", self.lease)
                 return await self._renew(key, seen, fetch)
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
+
+    async def _keep_lease(self, lease_key: str, owner: str) -> None:
+        """Extend the lease every third of ``lease`` while its holder's fetch runs: a slow token
+        request never lets another process renew beside it (a paused holder cannot extend it)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                if not await self._extend(keys=[lease_key], args=[owner, int(self.lease * 1000)]):
+                    return  # expired and taken by another meanwhile: its write wins
+            except _DOWN:
+                continue
 
     async def _renew(self, key: str, seen: StoredToken | None, fetch: Fetch) -> StoredToken:
         # Re-read under the lease: someone may have renewed between our read and the lease.
@@ -223,13 +281,24 @@ class RedisTokenStore:
         fresh = await fetch(current)
         expected = current.generation if current is not None else 0
         ttl = max(1000, int((fresh.expires_at - time.time() + self._keep) * 1000))
-        try:
-            answer = await self._cas(
-                keys=[key],
-                args=[expected, fresh.access, fresh.refresh or "", repr(fresh.expires_at), ttl],
-            )
-        except _DOWN as exc:
-            raise _Fetched(fresh, exc) from None
+        args: list[str | int] = [
+            expected,
+            fresh.access,
+            fresh.refresh or "",
+            repr(fresh.expires_at),
+            ttl,
+        ]
+        waited = False
+        while True:
+            try:
+                answer = await self._cas(keys=[key], args=args)
+                break
+            except _DOWN as exc:
+                # The token is fetched: write it once Redis is back rather than have the
+                # others fetch one more (only if Redis stays away is it kept in this process).
+                if waited or not await self._answers(time.monotonic() + self.outage_wait):
+                    raise _Fetched(fresh, exc) from None
+                waited = True
         stored = _parse_fields(answer)
         if stored is None:  # pragma: no cover - the script always answers a full token
             raise _Fetched(fresh, RedisError("token write answered nothing"))

@@ -91,7 +91,8 @@ async def test_an_expired_stored_token_is_renewed_not_answered(redis_client: Red
 
 
 async def test_a_slow_holder_never_overwrites_a_newer_token(redis_client: Redis) -> None:
-    # The slow holder's lease expires mid-fetch; another renews; the slow write is refused.
+    # The slow holder's lease expires mid-fetch (as under a holder paused past it, which cannot
+    # extend it); another renews; the slow write is refused.
     slow_store = RedisTokenStore(redis_client, lease=0.2)
     quick_store = RedisTokenStore(redis_client, lease=0.2)
     slow = Fetcher(delay=0.8)
@@ -102,6 +103,7 @@ async def test_a_slow_holder_never_overwrites_a_newer_token(redis_client: Redis)
     slow_task = asyncio.ensure_future(slow_store.replace(IDENTITY, None, slow))
     await asyncio.sleep(0.05)
     assert slow.calls == 1
+    assert await redis_client.delete(slow_store.keys(IDENTITY)[1]) == 1  # the lease expired
     quick_answer = await quick_store.replace(IDENTITY, None, quick)
     slow_answer = await slow_task
     assert quick_answer.access == "quick"
@@ -109,6 +111,21 @@ async def test_a_slow_holder_never_overwrites_a_newer_token(redis_client: Redis)
     stored = await quick_store.load(IDENTITY)
     assert stored is not None
     assert (stored.access, stored.generation) == ("quick", 1)
+
+
+async def test_a_slow_holder_keeps_its_lease_and_the_others_wait(redis_client: Redis) -> None:
+    # A token request slower than the lease: its holder extends the lease while it runs, so
+    # nobody fetches beside it (a lease shorter than a slow request used to let one in).
+    stores = [RedisTokenStore(redis_client, lease=0.2) for _ in range(2)]
+    fetch = Fetcher(delay=0.7)
+    first = asyncio.ensure_future(stores[0].replace(IDENTITY, None, fetch))
+    await asyncio.sleep(0.05)
+    assert fetch.calls == 1
+    second = await stores[1].replace(IDENTITY, None, fetch)
+    assert fetch.calls == 1
+    assert (await first) == second
+    assert second.access == "tok-1"
+    assert await redis_client.exists(stores[0].keys(IDENTITY)[1]) == 0  # released after
 
 
 async def test_a_lease_left_by_a_dead_holder_expires_and_another_renews(
@@ -181,3 +198,45 @@ async def _dump(client: Redis) -> dict[str, tuple[int, str]]:
             value = kind
         found[key] = (await client.pttl(key), repr(value))
     return found
+
+
+async def test_a_holder_paused_after_its_request_left_costs_one_more_request_and_no_overwrite(
+    redis_client: Redis, redis_server: RedisServer
+) -> None:
+    # Inherent: the holder's request reached the server, then the holder was paused (SIGSTOP)
+    # past its lease, which it cannot extend while paused. Another process renews: a second
+    # request, the only one possible without waiting for a holder that may never come back.
+    # Resumed, the holder's write is refused and it answers the other's token.
+    store = RedisTokenStore(redis_client, lease=0.5)
+    lease_key = store.keys(IDENTITY)[1]
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.redis._holder",
+        redis_server.url,
+        IDENTITY,
+        "0.5",
+        "0.3",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"holding"
+        holder.send_signal(signal.SIGSTOP)
+        fetch = Fetcher()
+        token = await store.replace(IDENTITY, None, fetch)  # waits out the lease, renews
+        assert (fetch.calls, token.access) == (1, "tok-1")
+        holder.send_signal(signal.SIGCONT)
+        answer = await asyncio.wait_for(holder.stdout.readline(), 30)
+        assert answer.strip() == b"tok-1"  # its own ("held") was not written
+        assert await asyncio.wait_for(holder.wait(), 30) == 0
+    finally:
+        if holder.returncode is None:
+            holder.send_signal(signal.SIGCONT)
+            holder.kill()
+        await holder.wait()
+    stored = await store.load(IDENTITY)
+    assert stored is not None
+    assert (stored.access, stored.generation) == ("tok-1", 1)
+    assert await redis_client.exists(lease_key) == 0

@@ -3,13 +3,15 @@
 ``python tests/workers/chaos_server.py [FAULTS [OPTIONS]]`` (JSON: ``Faults`` fields, other
 ``FakeService`` arguments such as ``token_ttl``) prints its port, then serves the meeting
 service with faults; every request is logged with its arrival time (epoch seconds) and the sender's
-``X-Yzj-Sender`` header (target|owner|fence). ``GET /_chaos/log`` and ``GET /_chaos/meetings``
-answer JSON for the test.
+``X-Yzj-Sender`` header (target|owner|fence) and a digest of the token involved (the one a call
+presents, the one a token request is answered; none when refused). ``GET /_chaos/log`` and
+``GET /_chaos/meetings`` answer JSON for the test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import sys
@@ -31,10 +33,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
         title = json.loads(body).get("title")
     except (ValueError, AttributeError):
         title = None
-    request.app[LOG].append(
-        [arrived, request.headers.get("X-Yzj-Sender", ""), request.path.rsplit("/", 1)[-1], title]
-    )
+    endpoint = request.path.rsplit("/", 1)[-1]
+    row = [arrived, request.headers.get("X-Yzj-Sender", ""), endpoint, title, None]
+    request.app[LOG].append(row)
     answer = request.app[SERVICE].handle(request.method, request.path, request.query, body)
+    # Which token: the one a call presents, or the one a token request was answered (a digest).
+    row[4] = _digest(
+        answered(answer.body) if endpoint in TOKENS else request.query.get("accessToken")
+    )
     if answer.delay > 0.0 and not answer.refuse:
         await asyncio.sleep(answer.delay)
     if answer.drop or answer.refuse:
@@ -42,6 +48,23 @@ async def handle(request: web.Request) -> web.StreamResponse:
             request.transport.abort()
         raise asyncio.CancelledError
     return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
+
+
+TOKENS = {"getAccessToken", "refreshToken"}
+
+
+def answered(body: bytes) -> str | None:
+    """The access token a token answer carries (``None`` when refused)."""
+    try:
+        data = json.loads(body).get("data")
+    except (ValueError, AttributeError):
+        return None
+    token = data.get("accessToken") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def _digest(token: str | None) -> str | None:
+    return hashlib.sha256(token.encode()).hexdigest()[:12] if token else None
 
 
 async def log(request: web.Request) -> web.Response:

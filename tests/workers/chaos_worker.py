@@ -1,6 +1,8 @@
 """A worker for the chaos test: ``run_worker`` with short leases, sends labelled with the
 sender (target|owner|fence) and, at rates from the environment, SIGKILL of itself right before
-a meeting write leaves (after its intent) or right after its answer (before its outcome).
+a meeting write leaves (after its intent) or right after its answer (before its outcome). It
+writes ``CHAOS-ENDED <pid> <epoch s>`` to stderr when it ends (exits, or kills itself), and
+every asyncio task's stack (lines ``<pid> TASKS ...``) on SIGUSR1.
 
 ``python tests/workers/chaos_worker.py DATABASE TENANTS_FILE [REDIS]``
 
@@ -13,11 +15,13 @@ With ``REDIS`` (a URL) every tenant's token and quota are shared through Redis, 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import random
 import signal
 import sys
+import time
 from typing import Any
 
 import attrs
@@ -39,6 +43,18 @@ SEND_BUDGET = float(os.environ.get("CHAOS_SEND_BUDGET", "1.0"))
 LEASE = LeaseOptions(ttl=4.0, send_budget=SEND_BUDGET, request_timeout=1.5, wait=30.0)
 QUOTA = os.environ.get("CHAOS_QUOTA", "1500/60")
 REFRESH_MARGIN = float(os.environ.get("CHAOS_REFRESH_MARGIN", "300"))
+ENDED = "CHAOS-ENDED"
+
+
+def ended() -> None:
+    """Tell the test when this process ends (it attributes the token requests lost with it)."""
+    sys.stderr.write(f"{ENDED} {os.getpid()} {time.time()!r}\n")
+    sys.stderr.flush()
+
+
+def die() -> None:
+    ended()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Labelled:
@@ -49,11 +65,11 @@ class Labelled:
     async def send(self, request: HttpRequest) -> HttpResponse:
         write = request.endpoint in WRITES
         if write and random.random() < CRASH_BEFORE:
-            os.kill(os.getpid(), signal.SIGKILL)
+            die()
         headers = {**request.headers, "X-Yzj-Sender": self.gate.label}
         answer = await self.inner.send(attrs.evolve(request, headers=headers))
         if write and random.random() < CRASH_AFTER:
-            os.kill(os.getpid(), signal.SIGKILL)
+            die()
         return answer
 
     async def aclose(self) -> None:
@@ -101,23 +117,40 @@ class Factory:
         )
 
 
+def dump_tasks() -> None:
+    """Every asyncio task's stack to stderr (SIGUSR1: the test asks when the queue is stuck)."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        out.write(f"--- {task.get_name()}\n")
+        task.print_stack(limit=12, file=out)
+    lines = out.getvalue().splitlines()
+    sys.stderr.write("".join(f"{os.getpid()} TASKS {line}\n" for line in lines))
+    sys.stderr.flush()
+
+
+async def work(database: str, tenants_file: str, redis: str | None) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
+    await run_worker(
+        database,
+        concurrency=4,
+        tenants_file=tenants_file,
+        lease=LEASE,
+        client_factory=Factory(redis),
+        resync_cron=None,
+        stalled_after=3.0,
+        heartbeat=0.5,
+        retry=RetryStrategy(max_attempts=100, wait=1),
+    )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format=f"{os.getpid()} %(name)s %(message)s")
     database, tenants_file = sys.argv[1], sys.argv[2]
     redis = sys.argv[3] if len(sys.argv) > 3 else None
-    asyncio.run(
-        run_worker(
-            database,
-            concurrency=4,
-            tenants_file=tenants_file,
-            lease=LEASE,
-            client_factory=Factory(redis),
-            resync_cron=None,
-            stalled_after=3.0,
-            heartbeat=0.5,
-            retry=RetryStrategy(max_attempts=100, wait=1),
-        )
-    )
+    try:
+        asyncio.run(work(database, tenants_file, redis))
+    finally:
+        ended()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,12 @@ def get_json(url: str) -> Any:
 
 def request_log(base_url: str) -> list[list[Any]]:
     """Every request the emulator received: ``[arrived (epoch s), sender, endpoint, title]``."""
+    return [row[:4] for row in token_log(base_url)]
+
+
+def token_log(base_url: str) -> list[list[Any]]:
+    """``request_log`` with a 5th field: a digest of the token the request presented (a call)
+    or was answered (a token request; ``None`` when refused)."""
     found: list[list[Any]] = get_json(f"{base_url}/_chaos/log")
     return found
 

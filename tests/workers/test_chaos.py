@@ -7,7 +7,9 @@ a worker after another took its tenant's fence, and no secret is in the database
 The Redis scenario shares each tenant's token and quota through a redis-server (restarted
 mid-run too) with a small quota and short-lived tokens, and also asserts from the request log:
 at most the quota in any window per tenant and interface across all workers, and at most one
-token request per tenant per token lifetime; and no secret in Redis.
+token renewal per tenant per token lifetime, but after a renewal lost with its worker (killed,
+stopped or ended before it presented the token it was answered: see ``renewals``); and no
+secret in Redis.
 
 Bounded: each scenario takes ~25-60 s of chaos and convergence on 2 cores, and is stopped
 at ``DEADLINE``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import contextlib
 import itertools
 import json
 import os
@@ -37,7 +40,7 @@ import pytest
 
 from yzj_meeting.workers.commands import enqueue, journal_migrate
 
-from .emulator import desired, differences, emulator_server, held, request_log
+from .emulator import desired, differences, emulator_server, held, request_log, token_log
 from .pgcluster import PgCluster, find_bindir
 from .support import SECRET, write_schedule
 
@@ -94,7 +97,8 @@ class Workers:
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
         self.events: collections.Counter[str] = collections.Counter()
-        self.interrupted: dict[int, float] = {}  # pid -> when it was killed or stopped
+        # pid -> when it was killed, stopped, or ended (its own report: see ``ended``)
+        self.interrupted: dict[int, list[float]] = collections.defaultdict(list)
 
     def spawn(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(self.args, env=env or self.env, stderr=self.log, stdout=self.log)
@@ -124,6 +128,12 @@ class Workers:
                 proc.kill()
                 proc.wait(5)
         self.log.close()
+
+
+def resume(proc: subprocess.Popen[bytes]) -> None:
+    """SIGCONT, unless it died meanwhile (it may have killed itself just before its SIGSTOP)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGCONT)
 
 
 def sync_jobs_open(url: str) -> int:
@@ -204,27 +214,86 @@ def busiest_window(log: list[list[Any]], window: float) -> tuple[int, Any]:
     return best
 
 
-def token_gaps(
-    log: list[list[Any]], interrupted: dict[int, float] | None = None, grace: float = 1.5
-) -> dict[str, list[float]]:
-    """Per tenant, the seconds between consecutive token requests; with ``interrupted`` (pid ->
-    when it was killed or stopped), a request whose worker was interrupted within ``grace``
-    seconds after it starts no gap: that worker may never have stored the token it got."""
-    times: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
-    for arrived, sender, endpoint, _title in log:
+@attrs.frozen
+class Renewal:
+    """One token renewal of a tenant as the service saw it: when, by which worker (pid), the
+    token it was answered (a digest; ``None`` when refused), and whether it was lost with its
+    worker (see ``renewals``)."""
+
+    at: float
+    pid: int
+    token: str | None
+    endpoint: str
+    refused_first: bool = False
+    lost: bool = False
+
+
+def pid_of(sender: str) -> int:
+    owner = sender.split("|")[1].split(":") if sender.count("|") == 2 else []
+    return int(owner[1]) if len(owner) == 3 else -1
+
+
+def ended(path: Path) -> dict[int, list[float]]:
+    """When each worker ended, by its own report in the workers' log (``chaos_worker.ended``)."""
+    found: dict[int, list[float]] = collections.defaultdict(list)
+    for line in path.read_text().splitlines():
+        if line.startswith("CHAOS-ENDED "):
+            _, pid, at = line.split()
+            found[int(pid)].append(float(at))
+    return found
+
+
+def renewals(
+    log: list[list[Any]], interrupted: dict[int, list[float]], grace: float = 3.0
+) -> dict[str, list[Renewal]]:
+    """Per tenant, its token renewals from the request log (``token_log``), in order.
+
+    A refused ``refreshToken`` followed by the same worker's ``getAccessToken`` (its fallback)
+    is one renewal. A renewal is *lost with its worker* when that worker never presented the
+    token it was answered and was killed, stopped or ended within ``grace`` seconds after the
+    request arrived: the token never reached Redis, and the next renewal could not be avoided
+    (its refreshToken is then refused: the lost one spent the refresh token).
+    """
+    presented: dict[tuple[int, str], float] = {}
+    asked: dict[str, list[tuple[float, int, str, str | None]]] = collections.defaultdict(list)
+    for arrived, sender, endpoint, _title, token in log:
+        pid = pid_of(sender)
         if endpoint in TOKEN_ENDPOINTS:
-            owner = sender.split("|")[1].split(":") if sender.count("|") == 2 else []
-            pid = int(owner[1]) if len(owner) == 3 else -1
-            times[tenant_of(sender)].append((arrived, pid))
-    gaps: dict[str, list[float]] = {}
-    for eid, requests in times.items():
-        requests.sort()
-        gaps[eid] = [
-            b - a
-            for (a, pid), (b, _) in itertools.pairwise(requests)
-            if not (interrupted and 0 <= interrupted.get(pid, -1e9) - a <= grace)
+            asked[tenant_of(sender)].append((arrived, pid, endpoint, token))
+        elif token is not None:
+            presented[(pid, token)] = max(arrived, presented.get((pid, token), arrived))
+    found: dict[str, list[Renewal]] = {}
+    for eid, requests in asked.items():
+        merged: list[Renewal] = []
+        for arrived, pid, endpoint, token in sorted(requests, key=lambda r: r[0]):
+            last = merged[-1] if merged else None
+            if (
+                last is not None
+                and (last.endpoint, last.token, last.pid) == ("refreshToken", None, pid)
+                and endpoint == "getAccessToken"
+                and arrived - last.at <= grace
+            ):
+                merged[-1] = attrs.evolve(last, token=token, endpoint=endpoint, refused_first=True)
+            else:
+                merged.append(Renewal(arrived, pid, token, endpoint))
+        found[eid] = [
+            attrs.evolve(
+                r,
+                lost=presented.get((r.pid, r.token or ""), 0.0) <= r.at
+                and any(0.0 <= t - r.at <= grace for t in interrupted.get(r.pid, ())),
+            )
+            for r in merged
         ]
-    return gaps
+    return found
+
+
+def token_gaps(found: dict[str, list[Renewal]]) -> dict[str, list[float]]:
+    """Per tenant, the seconds between consecutive renewals, but after one lost with its
+    worker."""
+    return {
+        eid: [b.at - a.at for a, b in itertools.pairwise(rs) if not a.lost]
+        for eid, rs in found.items()
+    }
 
 
 def diagnose(url: str, log: list[list[Any]], wrong: dict[str, Any], t0: float) -> Any:
@@ -343,17 +412,15 @@ class Chaos:
             if action == "kill" and workers.alive():
                 victim = rng.choice(workers.alive())
                 os.kill(victim.pid, signal.SIGKILL)
-                workers.interrupted[victim.pid] = time.time()
+                workers.interrupted[victim.pid].append(time.time())
                 workers.events["sigkill"] += 1
             elif action == "stop" and workers.alive():
                 stopped = rng.choice(workers.alive())
                 os.kill(stopped.pid, signal.SIGSTOP)
-                workers.interrupted[stopped.pid] = time.time()
+                workers.interrupted[stopped.pid].append(time.time())
                 workers.events["sigstop"] += 1
                 workers.spawn()  # the others carry on meanwhile
-            elif action == "restart-db":
-                for proc in workers.alive():  # procrastinate stops a worker that lost it
-                    workers.interrupted.setdefault(proc.pid, time.time())
+            elif action == "restart-db":  # procrastinate stops a worker that lost it
                 await asyncio.to_thread(self.cluster.restart)
                 workers.events["postgresql restart"] += 1
             elif action == "restart-redis":
@@ -364,13 +431,13 @@ class Chaos:
             elif action == "edit":
                 await self.edit()
             if stopped is not None and action != "stop":
-                os.kill(stopped.pid, signal.SIGCONT)  # resumed long past its lease
+                resume(stopped)  # long past its lease
                 workers.events["sigcont"] += 1
                 stopped = None
             workers.top_up(count)
         if stopped is not None:
             await asyncio.sleep(5)
-            os.kill(stopped.pid, signal.SIGCONT)
+            resume(stopped)
             workers.events["sigcont"] += 1
         chaos_done = time.monotonic()
         # Converge: no more crashes injected; wait for the queue to drain.
@@ -380,6 +447,7 @@ class Chaos:
         workers.top_up(count, calm)
         while sync_jobs_open(self.cluster.url) != 0:
             if time.monotonic() - started >= DEADLINE:
+                print(self.tasks_of_stuck_workers())
                 buckets = collections.Counter(
                     (int((a - self.t0) // 5) * 5, e in TOKEN_ENDPOINTS)
                     for a, _s, e, _t in request_log(self.emulator)
@@ -395,6 +463,15 @@ class Chaos:
             "chaos_s": round(chaos_done - started, 1),
             "converged_s": round(time.monotonic() - started, 1),
         }
+
+    def tasks_of_stuck_workers(self) -> str:
+        """What every live worker is doing: their asyncio tasks' stacks (``dump_tasks``)."""
+        alive = {proc.pid for proc in self.workers.alive()}
+        for pid in alive:
+            os.kill(pid, signal.SIGUSR1)
+        time.sleep(2.0)
+        lines = (self.tmp / "workers.log").read_text().splitlines()
+        return "\n".join(x for x in lines if " TASKS " in x and int(x.split()[0]) in alive)
 
     async def edit(self) -> None:
         """Five tenants change ten meetings each: modifies, under the same chaos."""
@@ -420,7 +497,8 @@ async def chaos(
     finally:
         run.workers.stop()
 
-    log = request_log(emulator)
+    tokens = token_log(emulator)
+    log = [row[:4] for row in tokens]
     wrong = differences(held(emulator), desired(run.paths))
     if wrong:
         print(json.dumps(diagnose(url, log, wrong, started_wall), indent=1, default=str))
@@ -466,9 +544,11 @@ async def chaos(
     # Redis reserved before is out of the window, and the first worker back holds each key it
     # touches until what the others granted on their own is out of it.
     busiest, where = busiest_window(log, scenario.window)
-    gaps = token_gaps(log, run.workers.interrupted)
-    every_gap = token_gaps(log)
-    orphans = sum(len(every_gap[eid]) - len(gaps[eid]) for eid in gaps)
+    interrupted = run.workers.interrupted
+    for pid, times in ended(tmp / "workers.log").items():
+        interrupted[pid].extend(times)
+    renewed = renewals(tokens, interrupted)
+    gaps = token_gaps(renewed)
     shortest = min((g for ts in gaps.values() for g in ts), default=None)
     figures = {
         "scenario": "redis" if scenario.redis else "plain",
@@ -477,9 +557,11 @@ async def chaos(
         "lease_takeovers": int(extra_fences),
         "runs": runs,
         "busiest_tenant_interface_window": f"{busiest}/{scenario.calls} in {scenario.window:g}s",
-        "token_requests": sum(len(ts) + 1 for ts in every_gap.values()),
-        "max_token_requests_per_tenant": max(len(ts) + 1 for ts in every_gap.values()),
-        "token_renewals_lost_with_their_worker": orphans,
+        "token_requests": sum(1 for row in log if row[2] in TOKEN_ENDPOINTS),
+        "token_renewals": sum(len(rs) for rs in renewed.values()),
+        "max_token_renewals_per_tenant": max(len(rs) for rs in renewed.values()),
+        "token_renewals_lost_with_their_worker": sum(r.lost for rs in renewed.values() for r in rs),
+        "refused_refresh_then_get": sum(r.refused_first for rs in renewed.values() for r in rs),
         "shortest_token_gap_s": round(shortest, 1) if shortest is not None else None,
         **dict(run.workers.events),
     }
@@ -494,13 +576,14 @@ async def chaos(
         lifetime = scenario.token_ttl - scenario.refresh_margin - 1.0
         requested = {
             eid: [
-                round(a - started_wall, 1)
-                for a, s, e, _ in log
-                if e in TOKEN_ENDPOINTS and tenant_of(s) == eid
+                (round(r.at - started_wall, 1), r.pid, r.endpoint, r.refused_first, r.lost)
+                for r in renewed[eid]
             ]
             for eid, ts in gaps.items()
             if ts and min(ts) < lifetime
         }
+        if requested:
+            print(json.dumps({"interrupted": interrupted, "requests": requested}, default=str))
         assert shortest is None or shortest >= lifetime, (requested, timeline)
         assert SECRET not in redis.dump()
 

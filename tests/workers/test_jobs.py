@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,111 @@ def test_the_retry_backoff_grows_exponentially() -> None:
     assert backoff(RETRY, 10) == 2049
     assert backoff(RETRY, 11) is None  # the 12th attempt was the last
     assert backoff(RetryStrategy(max_attempts=3, wait=0.3), 0) == 0.3
+
+
+async def test_a_worker_stops_even_when_its_recovery_loses_a_cancellation(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancellation can be lost in a pool's connection wait (psycopg_pool hands a connection
+    # to a task just as it is cancelled; psycopg issue #1345): cancelled once, the stalled-job
+    # recovery went on, and its worker waited for it forever instead of stopping.
+    from yzj_meeting.workers import commands
+
+    rounds: list[str] = []
+
+    async def recovery_losing_a_cancellation(app: Any, **_: Any) -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                if "lost" in rounds:
+                    raise
+                rounds.append("lost")
+
+    monkeypatch.setattr(commands, "recover_stalled", recovery_losing_a_cancellation)
+    worker = asyncio.create_task(
+        run_worker(url, resync_cron=None, install_signal_handlers=False, environ={})
+    )
+    await asyncio.sleep(1.0)
+    worker.cancel()
+    stopped, _ = await asyncio.wait({worker}, timeout=10)
+    assert stopped, "the worker waited for its recovery forever"
+    assert rounds == ["lost"]
+
+
+async def test_a_job_whose_end_was_not_recorded_is_handed_on_by_its_live_worker(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # procrastinate records a job's end after its task returns; when that fails (here: the
+    # database went away at that moment) the job stayed "doing" with a live worker whose
+    # heartbeats are fresh, which no stalled-job recovery takes, and its tenant lock held off
+    # every later job of the tenant: "jobs did not drain". Its worker now hands it on.
+    from procrastinate.exceptions import ConnectorException
+    from procrastinate.manager import JobManager
+
+    finish = JobManager.finish_job
+    failed: list[int | None] = []
+
+    async def finish_failing_once(self: JobManager, job: Any, *args: Any, **kw: Any) -> None:
+        if not failed:
+            failed.append(job.id)
+            raise ConnectorException("the database went away")
+        await finish(self, job, *args, **kw)
+
+    monkeypatch.setattr(JobManager, "finish_job", finish_failing_once)
+    service = FakeService(calls_per_minute=None, seed=5)
+    await enqueue(write_schedule(tmp_path / "o1.json", "o1", 3), "o1", url)
+    # Heartbeats every 0.5 s: the worker never looks silent to the stalled-job recovery.
+    await work(url, service, "o1", 1, resync_cron=None, stalled_after=3.0, heartbeat=0.5)
+    assert failed == [1]
+    statuses = [s for _, s, _ in jobs(url)]
+    assert statuses[:2] == ["failed", "succeeded"]  # ended, its tenant run again
+    assert set(statuses[1:]) == {"succeeded"}
+    assert {outcome for outcome, _ in runs(url, "o1")} == {"ok"}
+    assert live_titles(service, "o1 ") == sorted(f"o1 meeting {i}" for i in range(3))
+
+
+async def test_a_retry_refused_by_the_queueing_lock_does_not_block_the_tenant(
+    url: str, tmp_path: Path
+) -> None:
+    # The run fails unexpectedly (procrastinate retries it) while a second job of the tenant
+    # waits: the retry puts the job back under the queueing lock the waiting one holds, a
+    # unique violation, and the job stayed "doing" for good, its tenant lock blocking the
+    # waiting job. Its worker now ends it and the waiting job runs.
+    service = FakeService(calls_per_minute=None, seed=5)
+    schedule = write_schedule(tmp_path / "u1.json", "u1", 3)
+    await enqueue(schedule, "u1", url)
+    inner = FakeFactory(service)
+    broken: list[bool] = []
+
+    def factory(tenant: Any, gate: Any, timeout: Any) -> Any:
+        if not broken:
+            broken.append(True)
+            waiting = threading.Thread(target=asyncio.run, args=(enqueue(schedule, "u1", url),))
+            waiting.start()
+            waiting.join()
+            raise RuntimeError("no client today")
+        return inner(tenant, gate, timeout)
+
+    worker = asyncio.create_task(
+        run_worker(
+            url,
+            concurrency=2,
+            lease=LEASE,
+            client_factory=factory,
+            resync_cron=None,
+            retry=RetryStrategy(max_attempts=3, wait=0.3),
+            stalled_after=3.0,
+            heartbeat=0.5,  # never silent: the stalled-job recovery leaves its jobs alone
+            install_signal_handlers=False,
+            environ={"YZJ_MEETING_SECRET_u1": SECRET, "YZJ_MEETING_BASE_URL": FAKE_URL},
+        )
+    )
+    try:
+        async with asyncio.timeout(30):
+            while [s for _, s, _ in jobs(url)] != ["failed", "succeeded"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert live_titles(service, "u1 ") == sorted(f"u1 meeting {i}" for i in range(3))

@@ -201,3 +201,37 @@ async def test_a_passed_send_deadline_stops_writes_but_not_lookups() -> None:
             gate.check("queryByDay")  # a lost lease stops reads too
 
     await asyncio.create_task(task())
+
+
+async def test_a_renewer_that_loses_its_cancellation_still_stops_at_close(url: str) -> None:
+    # psycopg_pool can lose a cancellation that arrives just as a waiting task is handed a
+    # connection (asyncio.wait_for before Python 3.12; psycopg issue #1345): the renewer, then
+    # stopped by cancellation only, renewed forever and ``aclose`` waited for it forever (a
+    # finished sync's job stayed "doing" with its lease fresh: "jobs did not drain").
+    journal = await PgJournal.open(url, TARGET, owner="w1", **FAST)
+    renew = journal._renew
+    lost: list[bool] = []
+
+    async def renew_losing_a_cancellation() -> None:
+        try:
+            await asyncio.sleep(0.5)  # waiting for a pool connection
+        except asyncio.CancelledError:
+            lost.append(True)  # handed a connection at that moment: the cancellation is lost
+        await renew()
+
+    journal._renew = renew_losing_a_cancellation  # type: ignore[method-assign]
+    await asyncio.sleep(FAST["ttl"] / 4 + 0.1)  # the renewer is now in a renewal
+    closing = asyncio.ensure_future(journal.aclose())
+    closed, _ = await asyncio.wait({closing}, timeout=5)
+    assert journal._renewer is not None
+    if not closed:  # stop the renewer for good before failing
+        journal._renewer.cancel()
+        await asyncio.wait({closing}, timeout=5)
+    assert closed, "aclose waited for a renewer that never stopped"
+    assert lost == [True]
+    assert journal._renewer.done()
+    with psycopg.connect(url) as conn:
+        expired = conn.execute(
+            "SELECT expires_at <= clock_timestamp() FROM yzj_leases WHERE target = %s", (TARGET,)
+        ).fetchone()
+    assert expired == (True,)  # released, not renewed on

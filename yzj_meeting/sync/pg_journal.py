@@ -309,9 +309,11 @@ class PgJournal:
             return
         self._closed = True
         if self._renewer is not None:
+            # The renewer also stops on ``_closed``: a cancellation can be lost (psycopg_pool
+            # hands a connection to a waiting task just as it is cancelled), and waiting on
+            # it must not swallow a cancellation of our own.
             self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await asyncio.wait({self._renewer})
         try:
             if self._lease.fence and self.gate.lost is None:
                 self.gate.lose("released")
@@ -383,7 +385,7 @@ class PgJournal:
             self.gate.extend(started + self.ttl)
 
     async def _renew_forever(self) -> None:
-        while self.gate.lost is None:
+        while self.gate.lost is None and not self._closed:
             await asyncio.sleep(self.ttl / 4)
             try:
                 await self._renew()

@@ -32,7 +32,7 @@ from .tenants import TenantError, Tenants
 try:
     from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
     from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
-    from procrastinate.jobs import Status
+    from procrastinate.jobs import Job, Status
     from psycopg_pool import AsyncConnectionPool
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("workers need the workers extra: pip install 'yzj-meeting[workers]'") from exc
@@ -47,6 +47,7 @@ __all__ = [
     "backoff",
     "defer_sync",
     "make_app",
+    "recover_own",
     "recover_stalled",
 ]
 
@@ -74,6 +75,16 @@ class WorkerConfig:
     per_tenant_concurrency: int = 8
     prune: bool = False
     retry: RetryStrategy = RETRY
+    running: Running = attrs.field(factory=lambda: Running(), repr=False)
+
+
+@attrs.define
+class Running:
+    """The sync jobs this worker runs now, and the worker ids procrastinate gave it: what
+    ``recover_own`` compares with the jobs the database says it runs."""
+
+    jobs: set[int] = attrs.field(factory=set)
+    workers: set[int] = attrs.field(factory=set)
 
 
 def tenant_lock(eid: str) -> str:
@@ -83,6 +94,21 @@ def tenant_lock(eid: str) -> str:
 
 async def _sync_job(context: JobContext, eid: str, schedule: str, attempt: int = 0) -> None:
     config: WorkerConfig = context.additional_context[CONTEXT_KEY]
+    job = context.job
+    if job.id is None:  # pragma: no cover - a fetched job always has its id
+        return await _sync_run(context, config, eid, schedule, attempt)
+    if job.worker_id is not None:
+        config.running.workers.add(job.worker_id)
+    config.running.jobs.add(job.id)
+    try:
+        await _sync_run(context, config, eid, schedule, attempt)
+    finally:
+        config.running.jobs.discard(job.id)
+
+
+async def _sync_run(
+    context: JobContext, config: WorkerConfig, eid: str, schedule: str, attempt: int
+) -> None:
     try:
         result = await sync_tenant(
             eid,
@@ -220,6 +246,41 @@ UPDATE procrastinate_jobs SET status = 'failed', attempts = attempts + 1
 WHERE id = %(job_id)s AND status = 'doing' AND worker_id IS NOT DISTINCT FROM %(worker_id)s
 RETURNING id
 """
+
+
+_OWN_SQL = """
+SELECT * FROM procrastinate_jobs
+WHERE status = 'doing' AND task_name = %(task)s AND worker_id = ANY(%(workers)s)
+"""
+
+
+async def recover_own(app: App, running: Running, *, every: float) -> None:
+    """Hand on every sync job the database says this worker runs while it does not (runs until
+    cancelled, every ``every`` seconds).
+
+    procrastinate records a job's end after the task returns; when that fails (the database
+    restarted meanwhile; a retry put back under the tenant's queueing lock while another job
+    of the tenant waits: a unique violation) the job stays "doing" with a worker whose
+    heartbeats are fresh, which no stalled-job recovery takes, and its tenant lock blocks the
+    tenant's next jobs for good. A job seen so at two rounds in a row is handed on as a silent
+    worker's job is (``_requeue``): ended, its tenant enqueued again.
+    """
+    suspects: set[int] = set()
+    while True:
+        await asyncio.sleep(every)
+        if not running.workers:
+            continue
+        try:
+            rows = await app.connector.execute_query_all_async(
+                _OWN_SQL, task=SYNC_TASK, workers=sorted(running.workers)
+            )
+            orphans = {row["id"]: row for row in rows if row["id"] not in running.jobs}
+            for job_id in orphans.keys() & suspects:
+                log.warning("job %s is not running here any more", job_id)
+                await _requeue(app, Job.from_row(orphans[job_id]))
+            suspects = set(orphans)
+        except Exception as exc:  # the database may be restarting: try again next round
+            log.warning("recovery of this worker's jobs failed: %s", type(exc).__name__)
 
 
 async def _requeue(app: App, job: Any) -> None:

@@ -9,7 +9,6 @@ or enqueued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import os
@@ -22,7 +21,15 @@ import attrs
 from ..errors import ValidationError
 from ..sync import Entry, JournalRow, SyncResult, load_schedule, target_name
 from ..sync.pg_journal import make_pool, migrate, read_rows
-from .app import CONTEXT_KEY, RETRY, WorkerConfig, defer_sync, make_app, recover_stalled
+from .app import (
+    CONTEXT_KEY,
+    RETRY,
+    WorkerConfig,
+    defer_sync,
+    make_app,
+    recover_own,
+    recover_stalled,
+)
 from .core import DEFAULT_LEASE, ClientFactory, LeaseOptions, default_client_factory, sync_tenant
 from .tenants import Tenants, load_tenants
 
@@ -230,9 +237,11 @@ async def run_worker(
     )
     try:
         async with app.open_async():
-            recovery = asyncio.create_task(
-                recover_stalled(app, after=stalled_after, every=max(1.0, stalled_after / 3))
-            )
+            every = max(1.0, stalled_after / 3)
+            recoveries = [
+                asyncio.create_task(recover_stalled(app, after=stalled_after, every=every)),
+                asyncio.create_task(recover_own(app, config.running, every=every)),
+            ]
             try:
                 await app.run_worker_async(
                     concurrency=concurrency,
@@ -247,9 +256,12 @@ async def run_worker(
                     install_signal_handlers=install_signal_handlers,
                 )
             finally:
-                recovery.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recovery
+                # Again until they end: a cancellation can be lost in a pool's connection wait
+                # (psycopg_pool hands a connection to a task just as it is cancelled).
+                while pending := [task for task in recoveries if not task.done()]:
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.wait(pending, timeout=1.0)
     finally:
         await pool.close()
 
