@@ -7,10 +7,9 @@ a worker after another took its tenant's fence, and no secret is in the database
 The Redis scenario shares each tenant's token and quota through a redis-server (restarted
 mid-run too) with a small quota and short-lived tokens, and also asserts from the request log:
 at most the quota in any window per tenant and interface across all workers (the windows
-around the Redis restart included), and at most one
-token renewal per tenant per token lifetime, but after a renewal lost with its worker (killed,
-stopped or ended before it presented the token it was answered: see ``renewals``); and no
-secret in Redis.
+around the Redis restart included), and at most one token renewal per tenant per token
+lifetime, but after a renewal lost with its worker (killed, stopped or ended before it
+presented the token it was answered: see ``renewals``); and no secret in Redis.
 
 Bounded: each scenario takes ~25-60 s of chaos and convergence on 2 cores, and is stopped
 at ``DEADLINE``.
