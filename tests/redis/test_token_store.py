@@ -128,24 +128,30 @@ async def test_a_slow_holder_keeps_its_lease_and_the_others_wait(redis_client: R
     assert await redis_client.exists(stores[0].keys(IDENTITY)[1]) == 0  # released after
 
 
-async def test_a_lease_left_by_a_dead_holder_expires_and_another_renews(
-    redis_client: Redis, redis_server: RedisServer
-) -> None:
-    store = RedisTokenStore(redis_client, lease=0.5)
-    lease_key = store.keys(IDENTITY)[1]
+async def _holding(server: RedisServer, *args: str) -> asyncio.subprocess.Process:
+    """A ``tests.redis._holder`` process, once it holds the renewal lease."""
     holder = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.redis._holder",
-        redis_server.url,
-        IDENTITY,
-        "0.5",
+        *(sys.executable, "-m", "tests.redis._holder", server.url, IDENTITY, *args),
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )
     try:
         assert holder.stdout is not None
         assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"holding"
+    except BaseException:
+        holder.kill()
+        await holder.wait()
+        raise
+    return holder
+
+
+async def test_a_lease_left_by_a_dead_holder_expires_and_another_renews(
+    redis_client: Redis, redis_server: RedisServer
+) -> None:
+    store = RedisTokenStore(redis_client, lease=0.5)
+    lease_key = store.keys(IDENTITY)[1]
+    holder = await _holding(redis_server, "0.5")
+    try:
         assert await redis_client.exists(lease_key) == 1
         holder.send_signal(signal.SIGKILL)
     finally:
@@ -209,20 +215,8 @@ async def test_a_holder_paused_after_its_request_left_costs_one_more_request_and
     # Resumed, the holder's write is refused and it answers the other's token.
     store = RedisTokenStore(redis_client, lease=0.5)
     lease_key = store.keys(IDENTITY)[1]
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.redis._holder",
-        redis_server.url,
-        IDENTITY,
-        "0.5",
-        "0.3",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
+    holder = await _holding(redis_server, "0.5", "0.3")
     try:
-        assert holder.stdout is not None
-        assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"holding"
         holder.send_signal(signal.SIGSTOP)
         fetch = Fetcher()
         token = await store.replace(IDENTITY, None, fetch)  # waits out the lease, renews
