@@ -534,7 +534,8 @@ async def chaos(
         if os.environ.get("CHAOS_DEBUG"):
             for row in conn.execute(
                 "SELECT eid, fence, outcome, extract(epoch FROM started_at)::float8 - %s, "
-                "extract(epoch FROM finished_at)::float8 - %s, counts, errors FROM yzj_runs ORDER BY id",
+                "extract(epoch FROM finished_at)::float8 - %s, counts, errors FROM yzj_runs "
+                "ORDER BY id",
                 (started_wall, started_wall),
             ):
                 print(row)
